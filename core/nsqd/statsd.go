@@ -1,0 +1,3 @@
+package nsqd
+
+func (n *NSQD) statsdLoop() { <-n.exited }

@@ -1,0 +1,63 @@
+package nsqd
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/nsqkit/nsqkit/core/wire"
+)
+
+// serveTCP accepts connections until the listener closes.
+func (n *NSQD) serveTCP() error {
+	n.logger.Infof("TCP: listening on %s", n.tcpListener.Addr())
+	for {
+		conn, err := n.tcpListener.Accept()
+		if err != nil {
+			if n.exiting() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("listener.Accept() error - %w", err)
+		}
+		if !n.addConn(conn) {
+			conn.Close()
+			continue
+		}
+		go func() {
+			defer n.removeConn(conn)
+			n.handleConn(conn)
+		}()
+	}
+}
+
+// handleConn checks the magic and runs a V2 client.
+func (n *NSQD) handleConn(conn net.Conn) {
+	n.logger.Infof("TCP: new client(%s)", conn.RemoteAddr())
+	var magic [4]byte
+	if _, err := io.ReadFull(conn, magic[:]); err != nil {
+		conn.Close()
+		return
+	}
+	if string(magic[:]) != string(wire.MagicV2) {
+		n.logger.Errorf("client(%s) bad protocol magic '%s'", conn.RemoteAddr(), magic[:])
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		wire.WriteFrame(conn, wire.FrameTypeError, []byte(wire.ErrCodeBadProtocol))
+		conn.Close()
+		return
+	}
+	c := newClient(n.clientIDSeq.Add(1), conn, n)
+	n.clientsMu.Lock()
+	n.clients[c.id] = c
+	n.clientsMu.Unlock()
+	c.ioLoop()
+	n.clientsMu.Lock()
+	delete(n.clients, c.id)
+	n.clientsMu.Unlock()
+}

@@ -1,0 +1,258 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"strconv"
+)
+
+// MaxLineLength is nsqd's command line buffer: a longer line drops the
+// connection without an error frame.
+const MaxLineLength = 16 * 1024
+
+// ErrLineTooLong is returned by CommandReader when a command line does not
+// end within MaxLineLength bytes.
+var ErrLineTooLong = errors.New("command line too long")
+
+// CommandReader reads V2 command lines and bodies. It reuses its buffers, so
+// everything it returns is valid only until the next call.
+type CommandReader struct {
+	r      *bufio.Reader
+	line   []byte
+	params [][]byte
+	body   []byte
+	size   [4]byte
+}
+
+// NewCommandReader wraps r in a reader with nsqd's 16 KiB line buffer.
+func NewCommandReader(r io.Reader) *CommandReader {
+	return &CommandReader{r: bufio.NewReaderSize(r, MaxLineLength)}
+}
+
+// Reset makes the reader read from r, dropping anything buffered (used after
+// a TLS or compression upgrade).
+func (c *CommandReader) Reset(r io.Reader) { c.r.Reset(r) }
+
+// Buffered is the number of bytes read from the connection but not yet parsed.
+func (c *CommandReader) Buffered() int { return c.r.Buffered() }
+
+// ReadLine reads one command line and splits it on every single space. A
+// trailing "\r" is stripped. params[0] is the command name (possibly empty).
+func (c *CommandReader) ReadLine() ([][]byte, error) {
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, ErrLineTooLong
+		}
+		return nil, err
+	}
+	c.line = append(c.line[:0], line[:len(line)-1]...)
+	if n := len(c.line); n > 0 && c.line[n-1] == '\r' {
+		c.line = c.line[:n-1]
+	}
+	c.params = SplitParams(c.line, c.params[:0])
+	return c.params, nil
+}
+
+// SplitParams splits line on every space byte, appending the pieces to dst.
+func SplitParams(line []byte, dst [][]byte) [][]byte {
+	start := 0
+	for i, b := range line {
+		if b == ' ' {
+			dst = append(dst, line[start:i])
+			start = i + 1
+		}
+	}
+	return append(dst, line[start:])
+}
+
+// ReadSize reads a 4-byte big-endian body size, interpreted as signed.
+func (c *CommandReader) ReadSize() (int32, error) {
+	if _, err := io.ReadFull(c.r, c.size[:]); err != nil {
+		return 0, err
+	}
+	return int32(binary.BigEndian.Uint32(c.size[:])), nil
+}
+
+// ReadBody reads exactly n bytes into the reader's reusable buffer.
+func (c *CommandReader) ReadBody(n int32) ([]byte, error) {
+	if n < 0 {
+		return nil, errors.New("negative body size")
+	}
+	if cap(c.body) < int(n) {
+		c.body = make([]byte, n)
+	}
+	c.body = c.body[:n]
+	if _, err := io.ReadFull(c.r, c.body); err != nil {
+		return nil, err
+	}
+	return c.body, nil
+}
+
+// ParseMPUB splits an MPUB body ([u32 count]([u32 size][bytes])*count) into
+// its messages, appended to dst as slices of body. Errors carry the exact
+// V2 codes and texts; the caller has already checked the body size itself.
+// A body with bytes left over after the last message is rejected.
+func ParseMPUB(body []byte, maxMsgSize, maxBodySize int64, dst [][]byte) ([][]byte, error) {
+	if len(body) < 4 {
+		return dst, Fatal(ErrCodeBadBody, "MPUB failed to read message count")
+	}
+	count := int32(binary.BigEndian.Uint32(body[:4]))
+	if count <= 0 || int64(count) > (maxBodySize-4)/5 {
+		return dst, Fatal(ErrCodeBadBody, "MPUB invalid message count "+strconv.Itoa(int(count)))
+	}
+	pos := 4
+	for i := 0; i < int(count); i++ {
+		if len(body)-pos < 4 {
+			return dst, Fatal(ErrCodeBadMessage, "MPUB failed to read message("+strconv.Itoa(i)+") body size")
+		}
+		size := int32(binary.BigEndian.Uint32(body[pos : pos+4]))
+		pos += 4
+		if size <= 0 {
+			return dst, Fatal(ErrCodeBadMessage, "MPUB invalid message("+strconv.Itoa(i)+") body size "+strconv.Itoa(int(size)))
+		}
+		if int64(size) > maxMsgSize {
+			return dst, Fatal(ErrCodeBadMessage, "MPUB message too big "+strconv.Itoa(int(size))+" > "+strconv.FormatInt(maxMsgSize, 10))
+		}
+		if len(body)-pos < int(size) {
+			return dst, Fatal(ErrCodeBadMessage, "MPUB failed to read message body")
+		}
+		dst = append(dst, body[pos:pos+int(size)])
+		pos += int(size)
+	}
+	if pos != len(body) {
+		return dst, Fatal(ErrCodeBadBody, "MPUB body size "+strconv.Itoa(len(body))+" does not match its messages ("+strconv.Itoa(pos)+" bytes)")
+	}
+	return dst, nil
+}
+
+// ParseDecimal parses an unsigned decimal made of digits only. An empty
+// input is 0 (as in nsqd). It reports false on any other byte or overflow.
+func ParseDecimal(b []byte) (int64, bool) {
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := int64(c - '0')
+		if n > (1<<63-1-d)/10 {
+			return 0, false
+		}
+		n = n*10 + d
+	}
+	return n, true
+}
+
+// Command is a client → server command ready to be written.
+type Command struct {
+	Name   []byte
+	Params [][]byte
+	Body   []byte // nil for commands without a body
+}
+
+// WriteTo writes the command line and, when present, the size-prefixed body.
+func (c *Command) WriteTo(w io.Writer) (int64, error) {
+	buf := c.Append(nil)
+	n, err := w.Write(buf)
+	return int64(n), err
+}
+
+// Append appends the encoded command to dst.
+func (c *Command) Append(dst []byte) []byte {
+	dst = append(dst, c.Name...)
+	for _, p := range c.Params {
+		dst = append(dst, ' ')
+		dst = append(dst, p...)
+	}
+	dst = append(dst, '\n')
+	if c.Body != nil {
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(c.Body)))
+		dst = append(dst, c.Body...)
+	}
+	return dst
+}
+
+// String is the command line without the body (for logs).
+func (c *Command) String() string {
+	s := string(c.Name)
+	for _, p := range c.Params {
+		s += " " + string(p)
+	}
+	return s
+}
+
+// Identify builds an IDENTIFY command with a JSON body.
+func Identify(js []byte) *Command { return &Command{Name: []byte("IDENTIFY"), Body: js} }
+
+// Auth builds an AUTH command.
+func Auth(secret string) *Command { return &Command{Name: []byte("AUTH"), Body: []byte(secret)} }
+
+// Subscribe builds SUB <topic> <channel>.
+func Subscribe(topic, channel string) *Command {
+	return &Command{Name: []byte("SUB"), Params: [][]byte{[]byte(topic), []byte(channel)}}
+}
+
+// Publish builds PUB <topic>.
+func Publish(topic string, body []byte) *Command {
+	return &Command{Name: []byte("PUB"), Params: [][]byte{[]byte(topic)}, Body: nonNil(body)}
+}
+
+// DeferredPublish builds DPUB <topic> <defer_ms>.
+func DeferredPublish(topic string, deferMS int64, body []byte) *Command {
+	return &Command{Name: []byte("DPUB"), Params: [][]byte{[]byte(topic), strconv.AppendInt(nil, deferMS, 10)}, Body: nonNil(body)}
+}
+
+// MultiPublish builds MPUB <topic> with its count-prefixed body.
+func MultiPublish(topic string, bodies [][]byte) *Command {
+	return &Command{Name: []byte("MPUB"), Params: [][]byte{[]byte(topic)}, Body: EncodeMPUBBody(bodies)}
+}
+
+// EncodeMPUBBody encodes [u32 count]([u32 size][bytes])*count.
+func EncodeMPUBBody(bodies [][]byte) []byte {
+	n := 4
+	for _, b := range bodies {
+		n += 4 + len(b)
+	}
+	out := make([]byte, 0, n)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(bodies)))
+	for _, b := range bodies {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(b)))
+		out = append(out, b...)
+	}
+	return out
+}
+
+// Ready builds RDY <count>.
+func Ready(count int) *Command {
+	return &Command{Name: []byte("RDY"), Params: [][]byte{strconv.AppendInt(nil, int64(count), 10)}}
+}
+
+// Finish builds FIN <id>.
+func Finish(id MessageID) *Command {
+	return &Command{Name: []byte("FIN"), Params: [][]byte{append([]byte(nil), id[:]...)}}
+}
+
+// Requeue builds REQ <id> <delay_ms>.
+func Requeue(id MessageID, delayMS int64) *Command {
+	return &Command{Name: []byte("REQ"), Params: [][]byte{append([]byte(nil), id[:]...), strconv.AppendInt(nil, delayMS, 10)}}
+}
+
+// Touch builds TOUCH <id>.
+func Touch(id MessageID) *Command {
+	return &Command{Name: []byte("TOUCH"), Params: [][]byte{append([]byte(nil), id[:]...)}}
+}
+
+// StartClose builds CLS.
+func StartClose() *Command { return &Command{Name: []byte("CLS")} }
+
+// Nop builds NOP.
+func Nop() *Command { return &Command{Name: []byte("NOP")} }
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
