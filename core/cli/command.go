@@ -244,6 +244,7 @@ func (c *Command) usage(flags []*Flag) string {
 			for _, f := range flags {
 				if f.Key != "" {
 					example = f.Key
+					break
 				}
 			}
 			fmt.Fprintf(&b, "  Each keyed option can also be set by the environment variable %s + the\n"+

@@ -157,7 +157,7 @@ func (f *Flag) help(envPrefix string) string {
 	}
 	b.WriteString("\n        ")
 	b.WriteString(strings.ReplaceAll(f.Usage, "\n", "\n        "))
-	if f.def != "" && !(f.isBool() && f.def == "false") {
+	if f.def != "" && f.def != "0" && f.def != "0s" && !(f.isBool() && f.def == "false") {
 		if f.Placeholder == "string" {
 			b.WriteString(" (default \"" + f.def + "\")")
 		} else {

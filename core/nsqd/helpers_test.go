@@ -3,11 +3,13 @@ package nsqd
 import (
 	"bytes"
 	"io"
+	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/nsqkit/nsqkit/core/logger"
+	"github.com/nsqkit/nsqkit/core/wire"
 )
 
 // testLog collects a daemon's log lines for a test.
@@ -75,5 +77,69 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// rawConn is a bare V2 protocol connection for tests of exact bytes.
+type rawConn struct {
+	t    testing.TB
+	conn net.Conn
+}
+
+func dialRaw(t testing.TB, n *NSQD) *rawConn {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", n.TCPAddr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &rawConn{t: t, conn: conn}
+}
+
+func (r *rawConn) write(b []byte) {
+	r.t.Helper()
+	r.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	if _, err := r.conn.Write(b); err != nil {
+		r.t.Fatalf("write: %v", err)
+	}
+}
+
+func (r *rawConn) cmd(c *wire.Command) { r.write(c.Append(nil)) }
+
+// frame reads one frame (skipping heartbeats) within 2 s.
+func (r *rawConn) frame() (int32, []byte, error) {
+	for {
+		r.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		ft, data, err := wire.ReadFrame(r.conn, 0)
+		if err == nil && ft == wire.FrameTypeResponse && wire.IsHeartbeat(data) {
+			continue
+		}
+		return ft, data, err
+	}
+}
+
+// expect reads one frame and checks its type and data.
+func (r *rawConn) expect(ft int32, data string) {
+	r.t.Helper()
+	gotT, got, err := r.frame()
+	if err != nil {
+		r.t.Fatalf("reading frame (want %d %q): %v", ft, data, err)
+	}
+	if gotT != ft || string(got) != data {
+		r.t.Fatalf("frame = %d %q, want %d %q", gotT, got, ft, data)
+	}
+}
+
+// expectClosed checks the server closes the connection without more frames.
+func (r *rawConn) expectClosed() {
+	r.t.Helper()
+	r.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 64)
+	n, err := r.conn.Read(buf)
+	if err == nil {
+		r.t.Fatalf("connection still open, read %q", buf[:n])
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		r.t.Fatalf("connection not closed within 2s")
 	}
 }

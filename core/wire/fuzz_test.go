@@ -1,0 +1,347 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// fuzzBodyCap bounds the body sizes FuzzCommandReader reads, as nsqd bounds
+// them with --max-body-size before reading.
+const fuzzBodyCap = 1 << 20
+
+func hasBody(name string) bool {
+	switch name {
+	case "PUB", "MPUB", "DPUB", "IDENTIFY", "AUTH":
+		return true
+	}
+	return false
+}
+
+// refParseDecimal is an independent model of ParseDecimal.
+func refParseDecimal(b []byte) (int64, bool) {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	if len(b) == 0 {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+// checkCommandStream reads data through a CommandReader over src and checks
+// every result against a direct model of tcp-protocol.md 1.2 applied to data.
+func checkCommandStream(t *testing.T, data []byte, src io.Reader) {
+	r := NewCommandReader(src)
+	var msgs [][]byte
+	pos := 0
+	for {
+		rest := data[pos:]
+		idx := bytes.IndexByte(rest, '\n')
+		params, err := r.ReadLine()
+		if idx < 0 && len(rest) < MaxLineLength {
+			if err != io.EOF {
+				t.Fatalf("at %d: unterminated tail of %d bytes: err %v, want io.EOF", pos, len(rest), err)
+			}
+			return
+		}
+		if idx < 0 || idx >= MaxLineLength {
+			if !errors.Is(err, ErrLineTooLong) {
+				t.Fatalf("at %d: line of %d+ bytes: err %v, want ErrLineTooLong", pos, max(idx, len(rest)), err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("at %d: ReadLine: %v", pos, err)
+		}
+		line := rest[:idx]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		want := bytes.Split(line, []byte(" "))
+		if len(params) != len(want) {
+			t.Fatalf("at %d: line %q gave %d params, want %d", pos, line, len(params), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(params[i], want[i]) {
+				t.Fatalf("at %d: line %q param %d = %q, want %q", pos, line, i, params[i], want[i])
+			}
+		}
+		pos += idx + 1
+
+		name := string(params[0])
+		switch name {
+		case "RDY", "DPUB", "REQ":
+			for _, p := range params[1:] {
+				n, ok := ParseDecimal(p)
+				rn, rok := refParseDecimal(p)
+				if n != rn || ok != rok {
+					t.Fatalf("ParseDecimal(%q) = %d, %v; model %d, %v", p, n, ok, rn, rok)
+				}
+			}
+		}
+		if !hasBody(name) {
+			continue
+		}
+
+		size, err := r.ReadSize()
+		if len(data)-pos < 4 {
+			if err == nil {
+				t.Fatalf("at %d: ReadSize succeeded with %d bytes left", pos, len(data)-pos)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("at %d: ReadSize: %v", pos, err)
+		}
+		if want := int32(binary.BigEndian.Uint32(data[pos:])); size != want {
+			t.Fatalf("at %d: ReadSize = %d, want %d", pos, size, want)
+		}
+		pos += 4
+		if size < 0 {
+			if _, err := r.ReadBody(size); err == nil {
+				t.Fatalf("ReadBody(%d) succeeded", size)
+			}
+			return
+		}
+		if size > fuzzBodyCap {
+			return // nsqd rejects it before reading
+		}
+		body, err := r.ReadBody(size)
+		if len(data)-pos < int(size) {
+			if err == nil {
+				t.Fatalf("at %d: ReadBody(%d) succeeded with %d bytes left", pos, size, len(data)-pos)
+			}
+			return
+		}
+		if err != nil || !bytes.Equal(body, data[pos:pos+int(size)]) {
+			t.Fatalf("at %d: ReadBody(%d) = %q, %v", pos, size, body, err)
+		}
+		pos += int(size)
+
+		switch name {
+		case "MPUB":
+			msgs, err = ParseMPUB(body, fuzzBodyCap, fuzzBodyCap, msgs[:0])
+			if err == nil && !bytes.Equal(EncodeMPUBBody(msgs), body) {
+				t.Fatalf("MPUB body %q does not re-encode", body)
+			}
+		case "IDENTIFY":
+			_, _ = ParseIdentify(body)
+		}
+	}
+}
+
+func FuzzCommandReader(f *testing.F) {
+	f.Add([]byte("NOP\n"))
+	f.Add([]byte("SUB topic channel\r\nRDY 100\nFIN 0123456789abcdef\nREQ 0123456789abcdef 1000\nTOUCH 0123456789abcdef\nCLS\n"))
+	f.Add([]byte("PUB t\n\x00\x00\x00\x05hello"))
+	f.Add([]byte("DPUB t 100\n\x00\x00\x00\x01x"))
+	f.Add([]byte("MPUB t\n\x00\x00\x00\x0d\x00\x00\x00\x02\x00\x00\x00\x01a\x00\x00\x00\x00"))
+	f.Add([]byte("IDENTIFY\n\x00\x00\x00\x02{}NOP\n"))
+	f.Add([]byte("AUTH\n\xff\xff\xff\xff"))
+	f.Add([]byte("PUB t\n\x00\x00\x00\x10short"))
+	f.Add([]byte("PUB t\n\x00\x00"))
+	f.Add([]byte("\n\r\n \n  \n"))
+	f.Add([]byte("RDY -1\nRDY 99999999999999999999\nRDY \n"))
+	f.Add([]byte("NOP"))
+	f.Add(append(bytes.Repeat([]byte("a"), MaxLineLength-1), '\n'))
+	f.Add(append(bytes.Repeat([]byte("a"), MaxLineLength), '\n'))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkCommandStream(t, data, bytes.NewReader(data))
+		checkCommandStream(t, data, iotest.HalfReader(bytes.NewReader(data)))
+	})
+}
+
+// refParseMPUB models nsqd's readMPUB: it reads the body as a stream, and
+// reports leftover bytes with E_BAD_BODY.
+func refParseMPUB(body []byte, maxMsgSize, maxBodySize int64) ([][]byte, string) {
+	r := bytes.NewReader(body)
+	readLen := func() (int32, bool) {
+		var b [4]byte
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return 0, false
+		}
+		return int32(binary.BigEndian.Uint32(b[:])), true
+	}
+	count, ok := readLen()
+	if !ok {
+		return nil, "E_BAD_BODY MPUB failed to read message count"
+	}
+	if count <= 0 || int64(count) > (maxBodySize-4)/5 {
+		return nil, "E_BAD_BODY MPUB invalid message count " + strconv.Itoa(int(count))
+	}
+	var out [][]byte
+	for i := int32(0); i < count; i++ {
+		size, ok := readLen()
+		if !ok {
+			return nil, "E_BAD_MESSAGE MPUB failed to read message(" + strconv.Itoa(int(i)) + ") body size"
+		}
+		if size <= 0 {
+			return nil, "E_BAD_MESSAGE MPUB invalid message(" + strconv.Itoa(int(i)) + ") body size " + strconv.Itoa(int(size))
+		}
+		if int64(size) > maxMsgSize {
+			return nil, "E_BAD_MESSAGE MPUB message too big " + strconv.Itoa(int(size)) + " > " + strconv.FormatInt(maxMsgSize, 10)
+		}
+		if int64(size) > int64(r.Len()) {
+			return nil, "E_BAD_MESSAGE MPUB failed to read message body"
+		}
+		m := make([]byte, size)
+		_, _ = io.ReadFull(r, m)
+		out = append(out, m)
+	}
+	if r.Len() != 0 {
+		return nil, "E_BAD_BODY"
+	}
+	return out, ""
+}
+
+func FuzzParseMPUB(f *testing.F) {
+	f.Add(EncodeMPUBBody([][]byte{[]byte("a")}), int64(100), int64(1000))
+	f.Add(EncodeMPUBBody([][]byte{[]byte("hello"), []byte("world"), {0, 0xff}}), int64(5), int64(1000))
+	f.Add(EncodeMPUBBody([][]byte{[]byte("toolong")}), int64(5), int64(1000))
+	f.Add([]byte{}, int64(100), int64(1000))
+	f.Add([]byte{0, 0, 0}, int64(100), int64(1000))
+	f.Add([]byte{0, 0, 0, 0}, int64(100), int64(1000))
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff}, int64(100), int64(1000))
+	f.Add([]byte{0, 0, 0, 2, 0, 0, 0, 1, 'a'}, int64(100), int64(1000))
+	f.Add([]byte{0, 0, 0, 1, 0xff, 0xff, 0xff, 0xfb}, int64(100), int64(1000))
+	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 1, 'a', 'b'}, int64(100), int64(1000))
+	f.Add([]byte{0, 0, 0, 1, 0, 0, 0, 9, 'a'}, int64(100), int64(1000))
+	f.Add(EncodeMPUBBody([][]byte{[]byte("a"), []byte("b")}), int64(100), int64(13))
+	f.Add(EncodeMPUBBody([][]byte{[]byte("a")}), int64(0), int64(-1))
+	f.Fuzz(func(t *testing.T, body []byte, maxMsgSize, maxBodySize int64) {
+		dst := [][]byte{[]byte("prefix")}
+		got, err := ParseMPUB(body, maxMsgSize, maxBodySize, dst)
+		want, wantErr := refParseMPUB(body, maxMsgSize, maxBodySize)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) || !pe.Fatal {
+				t.Fatalf("error %v (%T) is not a fatal *Error", err, err)
+			}
+			if pe.Code != ErrCodeBadBody && pe.Code != ErrCodeBadMessage {
+				t.Fatalf("error code %q", pe.Code)
+			}
+			if !strings.HasPrefix(pe.Desc, "MPUB ") {
+				t.Fatalf("error text %q", pe.Error())
+			}
+			if wantErr == "" {
+				t.Fatalf("ParseMPUB failed with %q, model accepted %d messages", pe.Error(), len(want))
+			}
+			if wantErr == ErrCodeBadBody {
+				if pe.Code != ErrCodeBadBody {
+					t.Fatalf("leftover bytes: error %q, want E_BAD_BODY", pe.Error())
+				}
+			} else if pe.Error() != wantErr {
+				t.Fatalf("error %q, model %q", pe.Error(), wantErr)
+			}
+			return
+		}
+		if wantErr != "" {
+			t.Fatalf("ParseMPUB accepted %d messages, model failed with %q", len(got)-1, wantErr)
+		}
+		if len(got) < 1 || string(got[0]) != "prefix" {
+			t.Fatalf("dst prefix lost")
+		}
+		msgs := got[1:]
+		if len(msgs) != len(want) {
+			t.Fatalf("%d messages, model %d", len(msgs), len(want))
+		}
+		for i, m := range msgs {
+			if !bytes.Equal(m, want[i]) || len(m) == 0 || int64(len(m)) > maxMsgSize {
+				t.Fatalf("message %d = %q, model %q", i, m, want[i])
+			}
+		}
+		if int64(len(msgs)) > (maxBodySize-4)/5 {
+			t.Fatalf("count %d above limit for max body %d", len(msgs), maxBodySize)
+		}
+		if enc := EncodeMPUBBody(msgs); !bytes.Equal(enc, body) {
+			t.Fatalf("re-encoded body\n% x\nwant\n% x", enc, body)
+		}
+	})
+}
+
+func FuzzDecodeMessage(f *testing.F) {
+	f.Add((&Message{ID: MessageID([]byte("0123456789abcdef")), Body: []byte("hello"), Timestamp: 1700000000000000000, Attempts: 1}).Append(nil))
+	f.Add(make([]byte, MsgHeaderLength))
+	f.Add(make([]byte, MsgHeaderLength-1))
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{0xff}, 64))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeMessage(b)
+		if len(b) < MsgHeaderLength {
+			if !errors.Is(err, ErrShortMessage) || m != nil {
+				t.Fatalf("DecodeMessage(%d bytes) = %v, %v; want ErrShortMessage", len(b), m, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("DecodeMessage(%d bytes): %v", len(b), err)
+		}
+		if m.Timestamp != int64(binary.BigEndian.Uint64(b)) || m.Attempts != binary.BigEndian.Uint16(b[8:]) ||
+			!bytes.Equal(m.ID[:], b[10:26]) || !bytes.Equal(m.Body, b[26:]) {
+			t.Fatalf("fields do not match the 26-byte layout: %+v", m)
+		}
+		if m.EncodedLen() != len(b) {
+			t.Fatalf("EncodedLen %d, want %d", m.EncodedLen(), len(b))
+		}
+		if enc := m.Append(nil); !bytes.Equal(enc, b) {
+			t.Fatalf("Append does not round trip")
+		}
+		var buf bytes.Buffer
+		if n, err := m.WriteTo(&buf); err != nil || n != int64(len(b)) || !bytes.Equal(buf.Bytes(), b) {
+			t.Fatalf("WriteTo does not round trip")
+		}
+		typ, data, err := ReadFrame(bytes.NewReader(AppendMessageFrame(nil, m)), 0)
+		if err != nil || typ != FrameTypeMessage || !bytes.Equal(data, b) {
+			t.Fatalf("frame round trip: %d, %v", typ, err)
+		}
+	})
+}
+
+func FuzzParseIdentify(f *testing.F) {
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"client_id":"c","hostname":"h","user_agent":"go-nsq/1.1.0","feature_negotiation":true,"heartbeat_interval":30000,"output_buffer_size":16384,"output_buffer_timeout":250,"tls_v1":true,"snappy":false,"deflate":true,"deflate_level":6,"sample_rate":0,"msg_timeout":60000}`))
+	f.Add([]byte(`{"CLIENT_ID":"x","Heartbeat_Interval":-1,"short_id":"s","long_id":"l"}`))
+	f.Add([]byte(`{"client_id":null,"tls_v1":null}`))
+	f.Add([]byte(`{"heartbeat_interval":30000.0}`))
+	f.Add([]byte(`{"tls_v1":"true"}`))
+	f.Add([]byte(`{"sample_rate":4294967296}`))
+	f.Add([]byte(`{"foo":{"bar":[1,2,{"baz":null}]}}`))
+	f.Add([]byte(`{`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := ParseIdentify(body)
+		if err != nil {
+			if !errors.Is(err, ErrIdentifyJSON) {
+				t.Fatalf("error %v, want ErrIdentifyJSON", err)
+			}
+			if req != (IdentifyRequest{}) {
+				t.Fatalf("non-zero request on error: %+v", req)
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		js, err := json.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseIdentify(js)
+		if err != nil || again != req {
+			t.Fatalf("re-marshalled request %s parses to %+v, %v; want %+v", js, again, err, req)
+		}
+	})
+}
