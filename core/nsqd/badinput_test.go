@@ -143,4 +143,3 @@ func TestBadInputSubscribed(t *testing.T) {
 	r.expect(wire.FrameTypeError, "E_INVALID cannot SUB in current state")
 	r.expectClosed()
 }
-
