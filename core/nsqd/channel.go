@@ -300,7 +300,6 @@ func (c *Channel) touch(clientID int64, id wire.MessageID, timeout time.Duration
 
 func (c *Channel) startDeferredTimeout(m *Message, delay time.Duration) error {
 	m.pri = time.Now().Add(delay).UnixNano()
-	m.deferred = 0
 	c.deferredMu.Lock()
 	defer c.deferredMu.Unlock()
 	if _, ok := c.deferred[m.ID]; ok {

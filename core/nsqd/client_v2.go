@@ -265,6 +265,11 @@ func (c *client) sendMessage(m *Message) error {
 		return err
 	}
 	_, err := c.writer.Write(m.Body)
+	if err == nil && c.writer.Size() <= 1 {
+		// output_buffer_size -1: every message goes straight to the socket
+		// (a 1-byte body would otherwise wait in the 1-byte buffer)
+		err = c.flushLocked()
+	}
 	return err
 }
 

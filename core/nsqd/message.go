@@ -27,9 +27,15 @@ func NewMessage(id wire.MessageID, body []byte) *Message {
 	return &Message{Message: wire.Message{ID: id, Body: body, Timestamp: time.Now().UnixNano()}}
 }
 
-// copyForChannel returns a copy sharing ID, body and timestamp.
+// copyForChannel returns a copy sharing ID, body and timestamp. It reads
+// only fields nobody changes once the message is published: the original
+// may already be in another channel, where its attempts and queue
+// bookkeeping change concurrently.
 func (m *Message) copyForChannel() *Message {
-	return &Message{Message: m.Message, deferred: m.deferred}
+	return &Message{
+		Message:  wire.Message{ID: m.ID, Body: m.Body, Timestamp: m.Timestamp},
+		deferred: m.deferred,
+	}
 }
 
 // encode appends the disk/wire layout of m to buf.

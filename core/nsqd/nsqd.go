@@ -61,6 +61,8 @@ type NSQD struct {
 	exitOnce  sync.Once
 	exited    chan struct{}
 	wg        sync.WaitGroup // every goroutine the broker starts
+	bgMu      sync.Mutex     // guards wg.Add against Exit's wg.Wait
+	bgClosed  bool
 	connWG    sync.WaitGroup // TCP connection handlers
 	errMu     sync.Mutex
 	fatalErr  error
@@ -273,25 +275,15 @@ func (n *NSQD) Main() error {
 		n.errMu.Unlock()
 		n.exitOnce.Do(func() { close(n.exited) })
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.goBackground(func() {
 		if err := n.serveTCP(); err != nil {
 			fail(err)
 		}
-	}()
+	})
 	n.serveHTTP(fail)
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.queueScanLoop()
-	}()
+	n.goBackground(n.queueScanLoop)
 	if n.opts.StatsdAddress != "" {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.statsdLoop()
-		}()
+		n.goBackground(n.statsdLoop)
 	}
 	<-n.exited
 	n.errMu.Lock()
@@ -299,13 +291,20 @@ func (n *NSQD) Main() error {
 	return n.fatalErr
 }
 
-// goBackground runs f on a goroutine that Exit waits for.
-func (n *NSQD) goBackground(f func()) {
+// goBackground runs f on a goroutine that Exit waits for. Once Exit has
+// started waiting it runs nothing and reports false.
+func (n *NSQD) goBackground(f func()) bool {
+	n.bgMu.Lock()
+	defer n.bgMu.Unlock()
+	if n.bgClosed {
+		return false
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // Exit shuts down gracefully: listeners and connections close, metadata
@@ -334,6 +333,9 @@ func (n *NSQD) Exit() {
 	}
 	n.topicsMu.Unlock()
 	n.exitOnce.Do(func() { close(n.exited) })
+	n.bgMu.Lock()
+	n.bgClosed = true
+	n.bgMu.Unlock()
 	n.wg.Wait()
 	n.unlockDataPath()
 	n.logger.Infof("NSQ: bye")

@@ -38,6 +38,11 @@ type Topic struct {
 	pumpDone          chan struct{}
 	exitFlag          atomic.Bool
 	paused            atomic.Bool
+	isStarted         atomic.Bool
+	// diskPending counts messages in the topic's disk queue (the pump is
+	// its only reader); with memoryMsgChan empty too, publishers may hand
+	// messages straight to the channels.
+	diskPending atomic.Int64
 	deleter           sync.Once
 	started           sync.Once
 }
@@ -59,15 +64,14 @@ func newTopic(name string, n *NSQD) *Topic {
 		t.backend = diskqueue.NewDiscard()
 	} else {
 		t.backend = diskqueue.New(name, n.queueOptions())
+		t.diskPending.Store(t.backend.Depth())
 	}
 	if t.ephemeral || n.opts.MemQueueSize > 0 {
 		t.memoryMsgChan = make(chan *Message, n.opts.MemQueueSize)
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t.messagePump()
-	}()
+	if !n.goBackground(t.messagePump) {
+		close(t.pumpDone) // shutting down: this topic never pumps
+	}
 	return t
 }
 
@@ -75,7 +79,12 @@ func newTopic(name string, n *NSQD) *Topic {
 func (t *Topic) Name() string { return t.name }
 
 // Start lets the pump deliver (after channels from metadata or lookupd exist).
-func (t *Topic) Start() { t.started.Do(func() { close(t.startChan) }) }
+func (t *Topic) Start() {
+	t.started.Do(func() {
+		close(t.startChan)
+		t.isStarted.Store(true)
+	})
+}
 
 // Exiting reports whether the topic is closing or deleted.
 func (t *Topic) Exiting() bool { return t.exitFlag.Load() }
@@ -210,6 +219,22 @@ func (t *Topic) PutMessages(ms []*Message) error {
 }
 
 func (t *Topic) put(m *Message) error {
+	// Fast path: nothing is waiting at topic level, so the message goes
+	// to the channels now instead of through the pump (t.mu is held, so
+	// the channel set cannot change underneath).
+	if t.isStarted.Load() && !t.paused.Load() && len(t.channelMap) > 0 &&
+		len(t.memoryMsgChan) == 0 && t.diskPending.Load() <= 0 {
+		first := true
+		for _, c := range t.channelMap {
+			cm := m
+			if !first {
+				cm = m.copyForChannel()
+			}
+			first = false
+			c.putFromTopic(cm)
+		}
+		return nil
+	}
 	// A deferred message with a zero-capacity queue may only be handed off
 	// if the pump is waiting right now (daemon-behaviour §2.2).
 	select {
@@ -227,8 +252,10 @@ func (t *Topic) put(m *Message) error {
 	t.nsqd.setHealth(err)
 	if err != nil {
 		t.nsqd.logger.Errorf("TOPIC(%s): failed to write message to backend - %s", t.name, err)
+		return err
 	}
-	return err
+	t.diskPending.Add(1)
+	return nil
 }
 
 // NewMessageID hands out the next ID for this topic.
@@ -261,6 +288,7 @@ func (t *Topic) messagePump() {
 		select {
 		case m = <-memoryMsgChan:
 		case b := <-backendChan:
+			t.diskPending.Add(-1)
 			var err error
 			m, err = decodeMessage(b)
 			if err != nil {
@@ -370,7 +398,9 @@ func (t *Topic) Empty() error {
 		}
 		break
 	}
-	return t.backend.Empty()
+	err := t.backend.Empty()
+	t.diskPending.Store(0)
+	return err
 }
 
 var _ = time.Now

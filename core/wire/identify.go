@@ -21,9 +21,8 @@ type IdentifyRequest struct {
 	DeflateLevel        int    `json:"deflate_level"`
 	SampleRate          int32  `json:"sample_rate"`
 	MsgTimeout          int    `json:"msg_timeout"`
-	// Sent by newer clients, ignored by nsqd 1.3.0.
-	TopologyRegion string `json:"topology_region,omitempty"`
-	TopologyZone   string `json:"topology_zone,omitempty"`
+	// topology_region / topology_zone (newer clients) are ignored like
+	// every unknown key, whatever their type.
 }
 
 // ErrIdentifyJSON is returned for a body that is not a valid IDENTIFY object.

@@ -282,3 +282,14 @@ func TestGUIDConcurrent(t *testing.T) {
 		}
 	}
 }
+
+func TestMessageWriteToError(t *testing.T) {
+	boom := errors.New("boom")
+	m := &Message{Body: []byte("body")}
+	for _, accept := range []int{0, 10, 26, 28} {
+		n, err := m.WriteTo(&errWriter{n: accept, err: boom})
+		if !errors.Is(err, boom) || n != int64(accept) {
+			t.Errorf("accept %d: WriteTo = %d, %v", accept, n, err)
+		}
+	}
+}

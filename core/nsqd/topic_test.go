@@ -1,0 +1,49 @@
+package nsqd
+
+import (
+	"testing"
+	"time"
+
+	"github.com/nsqkit/nsqkit/core/wire"
+)
+
+// TestDeferredFanOut: a DPUB is deferred in every channel of its topic,
+// also with --mem-queue-size=0 (the direct hand-off to the channels keeps
+// the deferral that 1.3.0 loses by spilling to the topic's disk queue).
+func TestDeferredFanOut(t *testing.T) {
+	for _, mem := range []int64{10000, 0} {
+		opts := testOptions(t)
+		opts.MemQueueSize = mem
+		n := startNSQD(t, opts)
+		topic := n.GetTopic("fan")
+		chans := []*Channel{topic.GetChannel("a"), topic.GetChannel("b"), topic.GetChannel("c")}
+		p := dialRaw(t, n)
+		p.write(wire.MagicV2)
+		p.cmd(wire.DeferredPublish("fan", 60000, []byte("later")))
+		p.expect(wire.FrameTypeResponse, "OK")
+		p.cmd(wire.Publish("fan", []byte("now")))
+		p.expect(wire.FrameTypeResponse, "OK")
+		for _, c := range chans {
+			c := c
+			eventually(t, 5*time.Second, "deferred in "+c.name, func() bool { return c.DeferredCount() == 1 && c.Depth() == 1 })
+		}
+	}
+}
+
+// TestPausedTopicHoldsMessages: a paused topic keeps its messages until
+// unpaused, then every channel gets them.
+func TestPausedTopicHoldsMessages(t *testing.T) {
+	n := startNSQD(t, testOptions(t))
+	topic := n.GetTopic("held")
+	c := topic.GetChannel("c")
+	topic.Pause()
+	for i := 0; i < 5; i++ {
+		topic.PutMessage(NewMessage(topic.NewMessageID(), []byte("x")))
+	}
+	time.Sleep(50 * time.Millisecond)
+	if topic.Depth() != 5 || c.Depth() != 0 {
+		t.Fatalf("paused: topic depth %d, channel depth %d", topic.Depth(), c.Depth())
+	}
+	topic.Unpause()
+	eventually(t, 5*time.Second, "channel gets the messages", func() bool { return c.Depth() == 5 && topic.Depth() == 0 })
+}
