@@ -43,8 +43,8 @@ type Topic struct {
 	// its only reader); with memoryMsgChan empty too, publishers may hand
 	// messages straight to the channels.
 	diskPending atomic.Int64
-	deleter           sync.Once
-	started           sync.Once
+	deleter     sync.Once
+	started     sync.Once
 }
 
 func newTopic(name string, n *NSQD) *Topic {
