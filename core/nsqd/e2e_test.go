@@ -68,7 +68,7 @@ func TestE2ELatencyWindowRotation(t *testing.T) {
 }
 
 func TestE2ELatencyDisabled(t *testing.T) {
-	l := newLatencyStream(latencyOpts(10*time.Minute))
+	l := newLatencyStream(latencyOpts(10 * time.Minute))
 	if l != nil {
 		t.Fatal("a stream without percentiles")
 	}

@@ -39,7 +39,7 @@ type statsCollector struct {
 	topicLatency, topicLatencyCount                                                      *prometheus.Desc
 
 	chDepth, chBackendDepth, chInFlight, chDeferred, chMessages, chRequeued, chTimedOut *prometheus.Desc
-	chClients, chPaused, chLatency, chLatencyCount                                     *prometheus.Desc
+	chClients, chPaused, chLatency, chLatencyCount                                      *prometheus.Desc
 }
 
 func newStatsCollector(n *NSQD) *statsCollector {

@@ -1160,6 +1160,38 @@ func TestProtocolFanOut(t *testing.T) {
 	if string(n1.ID[:]) <= string(m1.ID[:]) {
 		t.Errorf("MPUB IDs not increasing: %s then %s", m1.ID[:], n1.ID[:])
 	}
+	c1.send(wire.Finish(n1.ID))
+	c2.send(wire.Finish(n2.ID))
+
+	// many messages with both consumers ready: every copy is a first attempt
+	c1.cmd("RDY", "50")
+	c2.cmd("RDY", "50")
+	const count = 300
+	var bodies [][]byte
+	for i := 0; i < count; i++ {
+		bodies = append(bodies, []byte(fmt.Sprint(i)))
+	}
+	p.send(wire.MultiPublish("fan", bodies))
+	p.expectResponse("OK")
+	ids := map[wire.MessageID]int{}
+	for _, c := range []*protoClient{c1, c2} {
+		for i := 0; i < count; i++ {
+			m := c.expectMessage()
+			if m.Attempts != 1 {
+				t.Fatalf("copy of %q delivered with attempts %d", m.Body, m.Attempts)
+			}
+			ids[m.ID]++
+			c.send(wire.Finish(m.ID))
+		}
+	}
+	for id, k := range ids {
+		if k != 2 {
+			t.Fatalf("ID %s seen %d times across 2 channels, want 2", id[:], k)
+		}
+	}
+	if len(ids) != count {
+		t.Errorf("%d distinct IDs, want %d", len(ids), count)
+	}
 }
 
 // TestProtocolTouchCap: TOUCH moves the deadline to now + msg_timeout but
@@ -1224,5 +1256,59 @@ func TestProtocolDisconnectInFlight(t *testing.T) {
 	}
 	if got := protoChannel(t, n, "gone", "ch").timeoutCount.Load(); got != 1 {
 		t.Errorf("timeout_count %d, want 1", got)
+	}
+}
+
+// TestProtocolDeferredFanOut: a DPUB is deferred in every channel of the
+// topic, and each copy arrives with attempts 1.
+func TestProtocolDeferredFanOut(t *testing.T) {
+	n := startNSQD(t, testOptions(t))
+	var subs []*protoClient
+	var chans []*Channel
+	for _, name := range []string{"a", "b", "c"} {
+		c := protoSub(t, n, "dfan", name)
+		c.cmd("RDY", "1")
+		subs = append(subs, c)
+		chans = append(chans, protoChannel(t, n, "dfan", name))
+	}
+	p := dialProto(t, n)
+	start := time.Now()
+	p.send(wire.DeferredPublish("dfan", 500, []byte("later")))
+	p.expectResponse("OK")
+	for i, ch := range chans {
+		eventually(t, time.Second, "deferred in every channel", func() bool {
+			return ch.DeferredCount() == 1 || time.Since(start) > 400*time.Millisecond
+		})
+		if ch.DeferredCount() != 1 {
+			t.Errorf("channel %d: deferred count %d, want 1", i, ch.DeferredCount())
+		}
+	}
+	var first *wire.Message
+	for i, c := range subs {
+		m := c.expectMessage()
+		if d := time.Since(start); d < 500*time.Millisecond {
+			t.Errorf("channel %d: deferred copy delivered after %s", i, d)
+		}
+		if m.Attempts != 1 || string(m.Body) != "later" {
+			t.Errorf("channel %d: attempts %d body %q", i, m.Attempts, m.Body)
+		}
+		if first == nil {
+			first = m
+		} else if m.ID != first.ID || m.Timestamp != first.Timestamp {
+			t.Errorf("channel %d: copy differs in ID or timestamp", i)
+		}
+	}
+}
+
+func TestProtocolTmpStartStop(t *testing.T) {
+	for i := 0; i < 200; i++ {
+		n, err := New(testOptions(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- n.Main() }()
+		n.Exit()
+		<-done
 	}
 }

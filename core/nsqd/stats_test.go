@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqio/go-nsq"
 	"github.com/nsqkit/nsqkit/core/version"
 	"github.com/nsqkit/nsqkit/core/wire"
-	"github.com/nsqio/go-nsq"
 )
 
 // ---- JSON trees read token by token, keeping key order ----
@@ -405,7 +405,7 @@ func compareStatsText(t testing.TB, what, got, want string) {
 			{`(?m)^start_time .*$`, "start_time T"},
 			{`(?m)^uptime .*$`, "uptime U"},
 			{`(?m)^(   \S+ +\t)\d+$`, "${1}N"},
-			{`fixture-host:\d+`, "fixture-host:PORT"},
+			{`(\[V2 [^:\]]+):\d+ `, "${1}:PORT "},
 			{`connected: \S+`, "connected: D"},
 			{`\d+\.\d(ns|us|ms|s)`, "L"},
 		} {

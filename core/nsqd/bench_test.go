@@ -1,0 +1,80 @@
+package nsqd
+
+import (
+	"bufio"
+	"testing"
+	"time"
+
+	"github.com/nsqkit/nsqkit/core/wire"
+)
+
+// BenchmarkPubSubMPUB pushes b.N 100-byte messages through one topic and
+// one channel over TCP (MPUB batches of 100 in, RDY 2500 + FIN out) and
+// reports messages per second end to end.
+func BenchmarkPubSubMPUB(b *testing.B) {
+	opts := testOptions(b)
+	opts.LogLevel = 4
+	n := startNSQD(b, opts)
+	n.GetTopic("bench").GetChannel("ch")
+
+	cons := dialRaw(b, n)
+	cons.write(wire.MagicV2)
+	cons.cmd(wire.Subscribe("bench", "ch"))
+	cons.expect(wire.FrameTypeResponse, "OK")
+	cons.cmd(wire.Ready(2500))
+	done := make(chan int)
+	go func() {
+		r := bufio.NewReaderSize(cons.conn, 64*1024)
+		w := bufio.NewWriterSize(cons.conn, 64*1024)
+		got := 0
+		var m wire.Message
+		for got < b.N {
+			cons.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			ft, data, err := wire.ReadFrame(r, 0)
+			if err != nil {
+				break
+			}
+			if ft != wire.FrameTypeMessage {
+				continue
+			}
+			m.Decode(data)
+			w.Write(wire.Finish(m.ID).Append(nil))
+			got++
+			if r.Buffered() == 0 {
+				w.Flush()
+			}
+		}
+		w.Flush()
+		done <- got
+	}()
+
+	prod := dialRaw(b, n)
+	prod.write(wire.MagicV2)
+	body := make([]byte, 100)
+	batch := make([][]byte, 100)
+	for i := range batch {
+		batch[i] = body
+	}
+	cmd := wire.MultiPublish("bench", batch).Append(nil)
+	b.SetBytes(100)
+	b.ResetTimer()
+	start := time.Now()
+	sent := 0
+	for sent < b.N {
+		k := len(batch)
+		if b.N-sent < k {
+			k = b.N - sent
+			cmd = wire.MultiPublish("bench", batch[:k]).Append(nil)
+		}
+		prod.write(cmd)
+		prod.expect(wire.FrameTypeResponse, "OK")
+		sent += k
+	}
+	got := <-done
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if got != b.N {
+		b.Fatalf("consumed %d of %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+}
