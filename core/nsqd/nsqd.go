@@ -68,6 +68,8 @@ type NSQD struct {
 	fatalErr  error
 	isLoading atomic.Bool
 
+	lookup lookupPeers
+
 	// lookupNotify, when set, tells the lookupd peers about a created or
 	// deleted topic or channel.
 	lookupNotify func(v any, created bool)
@@ -282,6 +284,7 @@ func (n *NSQD) Main() error {
 	})
 	n.serveHTTP(fail)
 	n.goBackground(n.queueScanLoop)
+	n.startLookupPeers()
 	if n.opts.StatsdAddress != "" {
 		n.goBackground(n.statsdLoop)
 	}

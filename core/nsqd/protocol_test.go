@@ -1299,16 +1299,3 @@ func TestProtocolDeferredFanOut(t *testing.T) {
 		}
 	}
 }
-
-func TestProtocolTmpStartStop(t *testing.T) {
-	for i := 0; i < 200; i++ {
-		n, err := New(testOptions(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- n.Main() }()
-		n.Exit()
-		<-done
-	}
-}

@@ -1,0 +1,196 @@
+package nsqd
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeLookupd is a minimal nsqlookupd V1 endpoint recording the commands
+// it receives; it answers IDENTIFY with lookupd's JSON and everything else
+// with OK.
+type fakeLookupd struct {
+	t     testing.TB
+	l     net.Listener
+	mu    sync.Mutex
+	cmds  []string
+	conns []net.Conn
+	wg    sync.WaitGroup
+}
+
+func startFakeLookupd(t testing.TB, addr string) *fakeLookupd {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeLookupd{t: t, l: l}
+	f.wg.Add(1)
+	go f.accept()
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *fakeLookupd) addr() string { return f.l.Addr().String() }
+
+func (f *fakeLookupd) accept() {
+	defer f.wg.Done()
+	for {
+		c, err := f.l.Accept()
+		if err != nil {
+			return
+		}
+		f.mu.Lock()
+		f.conns = append(f.conns, c)
+		f.mu.Unlock()
+		f.wg.Add(1)
+		go f.serve(c)
+	}
+}
+
+func (f *fakeLookupd) reply(c net.Conn, data string) {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	c.Write(append(b, data...))
+}
+
+func (f *fakeLookupd) serve(c net.Conn) {
+	defer f.wg.Done()
+	defer c.Close()
+	r := bufio.NewReader(c)
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != "  V1" {
+		return
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimSpace(line)
+		if line == "IDENTIFY" {
+			var hdr [4]byte
+			io.ReadFull(r, hdr[:])
+			body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+			io.ReadFull(r, body)
+			line += " " + string(body)
+			f.reply(c, `{"broadcast_address":"127.0.0.1","hostname":"fake","http_port":1,"tcp_port":2,"version":"1.3.0"}`)
+		} else {
+			f.reply(c, "OK")
+		}
+		f.mu.Lock()
+		f.cmds = append(f.cmds, line)
+		f.mu.Unlock()
+	}
+}
+
+// dropConns closes every connection (a lookupd restart, seen from nsqd).
+func (f *fakeLookupd) dropConns() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.conns = nil
+	f.cmds = nil
+}
+
+func (f *fakeLookupd) close() {
+	f.l.Close()
+	f.dropConns()
+	f.wg.Wait()
+}
+
+func (f *fakeLookupd) has(cmd string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.cmds {
+		if c == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fakeLookupd) identified() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.cmds {
+		if strings.HasPrefix(c, "IDENTIFY ") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestLookupPeerRegistration: nsqd identifies, registers what exists,
+// follows creations and deletions, and re-registers everything after the
+// lookupd connection drops.
+func TestLookupPeerRegistration(t *testing.T) {
+	fake := startFakeLookupd(t, "127.0.0.1:0")
+	opts := testOptions(t)
+	opts.NSQLookupdTCPAddresses = []string{fake.addr()}
+	dir := opts.DataPath
+	n, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.GetTopic("existing").GetChannel("c0")
+	n.GetTopic("bare")
+	done := make(chan struct{})
+	go func() { n.Main(); close(done) }()
+	defer func() { n.Exit(); <-done }()
+	_ = dir
+
+	eventually(t, 5*time.Second, "IDENTIFY", fake.identified)
+	fake.mu.Lock()
+	ident := fake.cmds[0]
+	fake.mu.Unlock()
+	for _, key := range []string{`"broadcast_address":"127.0.0.1"`, `"tcp_port":`, `"http_port":`, `"version":"1.3.0`, `"hostname":`} {
+		if !strings.Contains(ident, key) {
+			t.Errorf("IDENTIFY body lacks %s: %s", key, ident)
+		}
+	}
+	eventually(t, 5*time.Second, "initial registrations", func() bool {
+		return fake.has("REGISTER existing c0") && fake.has("REGISTER bare")
+	})
+
+	topic := n.GetTopic("orders")
+	eventually(t, 5*time.Second, "REGISTER orders", func() bool { return fake.has("REGISTER orders") })
+	topic.GetChannel("billing")
+	eventually(t, 5*time.Second, "REGISTER orders billing", func() bool { return fake.has("REGISTER orders billing") })
+	topic.DeleteExistingChannel("billing")
+	eventually(t, 5*time.Second, "UNREGISTER orders billing", func() bool { return fake.has("UNREGISTER orders billing") })
+	n.DeleteExistingTopic("orders")
+	eventually(t, 5*time.Second, "UNREGISTER orders", func() bool { return fake.has("UNREGISTER orders") })
+
+	// the lookupd goes away and comes back: everything is registered
+	// again within seconds, not at the next 15 s ping
+	start := time.Now()
+	fake.dropConns()
+	eventually(t, 5*time.Second, "re-registration", func() bool {
+		return fake.identified() && fake.has("REGISTER existing c0") && fake.has("REGISTER bare")
+	})
+	t.Logf("re-registered after %s", time.Since(start))
+}
+
+// TestLookupPeerUnreachable: a lookupd that is not there does not stop
+// nsqd from starting or serving, and it is picked up once it appears.
+func TestLookupPeerUnreachable(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	opts := testOptions(t)
+	opts.NSQLookupdTCPAddresses = []string{addr}
+	n := startNSQD(t, opts)
+	n.GetTopic("t1")
+	r := dialRaw(t, n)
+	r.write([]byte("  V2PUB t1\n\x00\x00\x00\x01x"))
+	r.expect(0, "OK")
+	fake := startFakeLookupd(t, addr)
+	eventually(t, 20*time.Second, "late lookupd gets the registration", func() bool { return fake.has("REGISTER t1") })
+}
