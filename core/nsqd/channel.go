@@ -327,23 +327,7 @@ func (c *Channel) DeferredCount() int {
 // processInFlight returns timed-out messages to the queue. It reports
 // whether any work was done.
 func (c *Channel) processInFlight(now int64) bool {
-	c.exitMu.RLock()
-	defer c.exitMu.RUnlock()
-	if c.exitFlag.Load() {
-		return false
-	}
-	dirty := false
-	for {
-		c.inFlightMu.Lock()
-		m := c.inFlightPQ.peekDue(now)
-		if m == nil {
-			c.inFlightMu.Unlock()
-			return dirty
-		}
-		c.inFlightPQ.remove(m.index)
-		delete(c.inFlight, m.ID)
-		c.inFlightMu.Unlock()
-		dirty = true
+	return c.processDue(now, &c.inFlightMu, &c.inFlightPQ, &c.inFlight, func(m *Message) {
 		c.timeoutCount.Add(1)
 		c.clientsMu.RLock()
 		cl := c.clients[m.clientID]
@@ -351,12 +335,17 @@ func (c *Channel) processInFlight(now int64) bool {
 		if cl != nil {
 			cl.timedOutMessage()
 		}
-		c.putLocked(m)
-	}
+	})
 }
 
 // processDeferred moves due deferred messages to the queue.
 func (c *Channel) processDeferred(now int64) bool {
+	return c.processDue(now, &c.deferredMu, &c.deferredPQ, &c.deferred, nil)
+}
+
+// processDue takes every message due by now out of one of the channel's
+// timed sets (in flight or deferred), runs onDue for it and queues it.
+func (c *Channel) processDue(now int64, mu *sync.Mutex, pq *pqueue, set *map[wire.MessageID]*Message, onDue func(*Message)) bool {
 	c.exitMu.RLock()
 	defer c.exitMu.RUnlock()
 	if c.exitFlag.Load() {
@@ -364,16 +353,19 @@ func (c *Channel) processDeferred(now int64) bool {
 	}
 	dirty := false
 	for {
-		c.deferredMu.Lock()
-		m := c.deferredPQ.peekDue(now)
+		mu.Lock()
+		m := pq.peekDue(now)
 		if m == nil {
-			c.deferredMu.Unlock()
+			mu.Unlock()
 			return dirty
 		}
-		c.deferredPQ.remove(m.index)
-		delete(c.deferred, m.ID)
-		c.deferredMu.Unlock()
+		pq.remove(m.index)
+		delete(*set, m.ID)
+		mu.Unlock()
 		dirty = true
+		if onDue != nil {
+			onDue(m)
+		}
 		c.putLocked(m)
 	}
 }

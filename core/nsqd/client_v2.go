@@ -236,6 +236,13 @@ func (c *client) flushLocked() error {
 	return nil
 }
 
+// flush is flushLocked under the write lock.
+func (c *client) flush() error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.flushLocked()
+}
+
 // sendFrame writes a response or error frame and flushes it.
 func (c *client) sendFrame(frameType int32, data []byte) error {
 	c.writeMu.Lock()
@@ -320,10 +327,7 @@ func (c *client) messagePump() {
 		if subChannel == nil || !c.isReadyForMessages() {
 			memoryMsgChan, backendMsgChan, flusherChan = nil, nil, nil
 			if !flushed {
-				c.writeMu.Lock()
-				err := c.flushLocked()
-				c.writeMu.Unlock()
-				if err != nil {
+				if err := c.flush(); err != nil {
 					fail(err)
 					goto exit
 				}
@@ -341,10 +345,7 @@ func (c *client) messagePump() {
 
 		select {
 		case <-flusherChan:
-			c.writeMu.Lock()
-			err := c.flushLocked()
-			c.writeMu.Unlock()
-			if err != nil {
+			if err := c.flush(); err != nil {
 				fail(err)
 				goto exit
 			}

@@ -61,10 +61,7 @@ type lookupPeers struct {
 }
 
 // startLookupPeers connects to every configured lookupd (called by Main).
-func (n *NSQD) startLookupPeers() {
-	n.lookupNotify = n.notifyLookupPeers
-	n.syncLookupPeers()
-}
+func (n *NSQD) startLookupPeers() { n.syncLookupPeers() }
 
 // syncLookupPeers starts peers for new addresses and stops removed ones.
 func (n *NSQD) syncLookupPeers() {

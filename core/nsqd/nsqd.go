@@ -69,10 +69,6 @@ type NSQD struct {
 	isLoading atomic.Bool
 
 	lookup lookupPeers
-
-	// lookupNotify, when set, tells the lookupd peers about a created or
-	// deleted topic or channel.
-	lookupNotify func(v any, created bool)
 }
 
 // New validates opts, locks the data path, opens the listeners and loads
@@ -473,9 +469,7 @@ func (n *NSQD) notify(v any, created bool) {
 	case *Channel:
 		ephemeral = x.ephemeral
 	}
-	if n.lookupNotify != nil {
-		n.lookupNotify(v, created)
-	}
+	n.notifyLookupPeers(v, created)
 	if !ephemeral && !n.exiting() {
 		if err := n.PersistMetadata(); err != nil {
 			n.logger.Errorf("failed to persist metadata - %s", err)

@@ -41,6 +41,9 @@ func (n *NSQD) serveTCP() error {
 func (n *NSQD) handleConn(conn net.Conn) {
 	n.logger.Infof("TCP: new client(%s)", conn.RemoteAddr())
 	var magic [4]byte
+	// The original waits forever for the magic; we give a silent peer one
+	// client timeout (60 s) before dropping it.
+	conn.SetReadDeadline(time.Now().Add(n.opts.ClientTimeout))
 	if _, err := io.ReadFull(conn, magic[:]); err != nil {
 		conn.Close()
 		return
