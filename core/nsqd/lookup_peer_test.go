@@ -3,6 +3,9 @@ package nsqd
 import (
 	"bufio"
 	"encoding/binary"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"io"
 	"net"
 	"strings"
@@ -21,6 +24,9 @@ type fakeLookupd struct {
 	cmds  []string
 	conns []net.Conn
 	wg    sync.WaitGroup
+	// httpPort is advertised in the IDENTIFY reply (where nsqd asks for
+	// channels to pre-create).
+	httpPort int
 }
 
 func startFakeLookupd(t testing.TB, addr string) *fakeLookupd {
@@ -29,7 +35,7 @@ func startFakeLookupd(t testing.TB, addr string) *fakeLookupd {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeLookupd{t: t, l: l}
+	f := &fakeLookupd{t: t, l: l, httpPort: 1}
 	f.wg.Add(1)
 	go f.accept()
 	t.Cleanup(f.close)
@@ -78,7 +84,7 @@ func (f *fakeLookupd) serve(c net.Conn) {
 			body := make([]byte, binary.BigEndian.Uint32(hdr[:]))
 			io.ReadFull(r, body)
 			line += " " + string(body)
-			f.reply(c, `{"broadcast_address":"127.0.0.1","hostname":"fake","http_port":1,"tcp_port":2,"version":"1.3.0"}`)
+			f.reply(c, fmt.Sprintf(`{"broadcast_address":"127.0.0.1","hostname":"fake","http_port":%d,"tcp_port":2,"version":"1.3.0"}`, f.httpPort))
 		} else {
 			f.reply(c, "OK")
 		}
@@ -193,4 +199,43 @@ func TestLookupPeerUnreachable(t *testing.T) {
 	r.expect(0, "OK")
 	fake := startFakeLookupd(t, addr)
 	eventually(t, 20*time.Second, "late lookupd gets the registration", func() bool { return fake.has("REGISTER t1") })
+}
+
+// TestPrecreateChannels: a topic created at run time gets the channels the
+// lookupds know for it (legacy envelope too), except ephemeral ones.
+func TestPrecreateChannels(t *testing.T) {
+	var asked sync.Map
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		topic := r.URL.Query().Get("topic")
+		asked.Store(topic, r.Header.Get("Accept"))
+		if topic == "legacy" {
+			fmt.Fprint(w, `{"status_code":200,"status_txt":"OK","data":{"channels":["old"]}}`)
+			return
+		}
+		fmt.Fprint(w, `{"channels":["billing","audit","tail#ephemeral"]}`)
+	}))
+	defer hs.Close()
+	fake := startFakeLookupd(t, "127.0.0.1:0")
+	fake.httpPort = hs.Listener.Addr().(*net.TCPAddr).Port
+	opts := testOptions(t)
+	opts.NSQLookupdTCPAddresses = []string{fake.addr()}
+	n := startNSQD(t, opts)
+	eventually(t, 5*time.Second, "IDENTIFY", fake.identified)
+	eventually(t, 5*time.Second, "peer info stored", func() bool { a, _ := n.identifiedLookupds(); return len(a) == 1 })
+
+	names := func(tp *Topic) (out []string) {
+		for _, c := range tp.Channels() {
+			out = append(out, c.name)
+		}
+		return out
+	}
+	if got := names(n.GetTopic("orders")); strings.Join(got, ",") != "audit,billing" {
+		t.Errorf("orders channels = %v, want [audit billing]", got)
+	}
+	if got := names(n.GetTopic("legacy")); strings.Join(got, ",") != "old" {
+		t.Errorf("legacy channels = %v, want [old]", got)
+	}
+	if v, _ := asked.Load("orders"); v != "application/vnd.nsq; version=1.0" {
+		t.Errorf("Accept header = %v", v)
+	}
 }

@@ -401,6 +401,7 @@ func (n *NSQD) GetTopic(name string) *Topic {
 		return t
 	}
 	n.topicCreated(t)
+	n.precreateChannels(t)
 	t.Start()
 	return t
 }
