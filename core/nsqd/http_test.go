@@ -22,6 +22,7 @@ import (
 	"github.com/nsqkit/nsqkit/core/logger"
 	"github.com/nsqkit/nsqkit/core/version"
 	"github.com/nsqkit/nsqkit/core/wire"
+	"github.com/nsqkit/nsqkit/internal/testutil"
 )
 
 // ---- helpers ----
@@ -451,7 +452,7 @@ func TestHTTPPingInfo(t *testing.T) {
 
 	r = hGet(t, n, "/info")
 	sameHeadersAsFixture(t, r, "nsqd-a.info.json")
-	compareJSONShape(t, "/info", []byte(r.body), readTestdata(t, "nsqd-a.info.json"))
+	testutil.CompareJSONShape(t, "/info", []byte(r.body), readTestdata(t, "nsqd-a.info.json"))
 	var info map[string]any
 	json.Unmarshal([]byte(r.body), &info)
 	host, _ := os.Hostname()

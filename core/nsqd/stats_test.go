@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"regexp"
@@ -17,117 +16,8 @@ import (
 	"github.com/nsqio/go-nsq"
 	"github.com/nsqkit/nsqkit/core/version"
 	"github.com/nsqkit/nsqkit/core/wire"
+	"github.com/nsqkit/nsqkit/internal/testutil"
 )
-
-// ---- JSON trees read token by token, keeping key order ----
-
-type jNode struct {
-	kind byte // 'o' object, 'a' array, 's' string, 'n' number, 'b' bool, 'z' null
-	keys []string
-	kids []*jNode
-	val  string
-}
-
-func (j *jNode) kindName() string {
-	return map[byte]string{'o': "object", 'a': "array", 's': "string", 'n': "number", 'b': "bool", 'z': "null"}[j.kind]
-}
-
-func parseJNode(t testing.TB, what string, data []byte) *jNode {
-	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	n, err := readJNode(dec)
-	if err != nil {
-		t.Fatalf("%s: %v in %s", what, err, data)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		t.Fatalf("%s: data after the JSON value", what)
-	}
-	return n
-}
-
-func readJNode(dec *json.Decoder) (*jNode, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch v := tok.(type) {
-	case json.Delim:
-		n := &jNode{kind: 'a'}
-		if v == '{' {
-			n.kind = 'o'
-		}
-		for dec.More() {
-			if n.kind == 'o' {
-				k, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				n.keys = append(n.keys, k.(string))
-			}
-			kid, err := readJNode(dec)
-			if err != nil {
-				return nil, err
-			}
-			n.kids = append(n.kids, kid)
-		}
-		if _, err := dec.Token(); err != nil { // closing delimiter
-			return nil, err
-		}
-		return n, nil
-	case string:
-		return &jNode{kind: 's', val: v}, nil
-	case json.Number:
-		return &jNode{kind: 'n', val: v.String()}, nil
-	case bool:
-		return &jNode{kind: 'b', val: fmt.Sprint(v)}, nil
-	case nil:
-		return &jNode{kind: 'z'}, nil
-	}
-	return nil, fmt.Errorf("unexpected token %v", tok)
-}
-
-// compareJNodes checks that got has want's keys in want's order, the same
-// JSON types and array lengths, recursively; with values, scalars must be
-// equal too unless skip(path) says the value depends on the run.
-func compareJNodes(path string, got, want *jNode, values bool, skip func(string) bool) error {
-	if got.kind != want.kind {
-		return fmt.Errorf("%s: %s, fixture has %s", path, got.kindName(), want.kindName())
-	}
-	switch got.kind {
-	case 'o':
-		if strings.Join(got.keys, ",") != strings.Join(want.keys, ",") {
-			return fmt.Errorf("%s: keys\n %v\nfixture\n %v", path, got.keys, want.keys)
-		}
-		for i, k := range got.keys {
-			if err := compareJNodes(path+"."+k, got.kids[i], want.kids[i], values, skip); err != nil {
-				return err
-			}
-		}
-	case 'a':
-		if len(got.kids) != len(want.kids) {
-			return fmt.Errorf("%s: %d elements, fixture has %d", path, len(got.kids), len(want.kids))
-		}
-		for i := range got.kids {
-			if err := compareJNodes(fmt.Sprintf("%s[%d]", path, i), got.kids[i], want.kids[i], values, skip); err != nil {
-				return err
-			}
-		}
-	default:
-		if values && got.val != want.val && (skip == nil || !skip(path)) {
-			return fmt.Errorf("%s: %s, fixture has %s", path, got.val, want.val)
-		}
-	}
-	return nil
-}
-
-// compareJSONShape compares keys, key order and types.
-func compareJSONShape(t testing.TB, what string, got, want []byte) {
-	t.Helper()
-	if err := compareJNodes("$", parseJNode(t, what, got), parseJNode(t, what+" fixture", want), false, nil); err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-}
 
 // runDependent are the values a fixture run cannot fix.
 var runDependent = regexp.MustCompile(`^\$\.(version|start_time|memory\..*)$|\.(remote_address|connect_ts)$|e2e_processing_latency\.percentiles\[\d+\]\.value$`)
@@ -135,9 +25,7 @@ var runDependent = regexp.MustCompile(`^\$\.(version|start_time|memory\..*)$|\.(
 // compareStatsJSON compares shape and the state-fixed values.
 func compareStatsJSON(t testing.TB, what string, got, want []byte) {
 	t.Helper()
-	if err := compareJNodes("$", parseJNode(t, what, got), parseJNode(t, what+" fixture", want), true, runDependent.MatchString); err != nil {
-		t.Fatalf("%s: %v\n%s", what, err, got)
-	}
+	testutil.CompareJSONShape(t, what, got, want, testutil.Values(runDependent.MatchString))
 }
 
 // ---- the state of fixture node A (testdata/README: "How the state was made") ----
@@ -577,10 +465,7 @@ func TestStatsFixtureB(t *testing.T) {
 	} {
 		r := hGet(t, n, "/stats?"+f.query)
 		sameHeadersAsFixture(t, r, f.file)
-		if err := compareJNodes("$", parseJNode(t, f.file, []byte(r.body)), parseJNode(t, f.file, readTestdata(t, f.file)),
-			true, runDependentB.MatchString); err != nil {
-			t.Fatalf("%s: %v\n%s", f.file, err, r.body)
-		}
+		testutil.CompareJSONShape(t, f.file, []byte(r.body), readTestdata(t, f.file), testutil.Values(runDependentB.MatchString))
 	}
 	// the disk part: 100 - 1 finished - 3 in flight wait, at most 10 of them in memory
 	if c := findChannel(n.GetStats("clicks", "analytics", false), "clicks", "analytics"); c.BackendDepth < 86 || c.BackendDepth > 96 {
@@ -594,5 +479,5 @@ func TestStatsFixtureB(t *testing.T) {
 	compareStatsText(t, "nsqd-b.stats.txt", got, string(readTestdata(t, "nsqd-b.stats.txt")))
 	r = hGet(t, n, "/info")
 	sameHeadersAsFixture(t, r, "nsqd-b.info.json")
-	compareJSONShape(t, "/info B", []byte(r.body), readTestdata(t, "nsqd-b.info.json"))
+	testutil.CompareJSONShape(t, "/info B", []byte(r.body), readTestdata(t, "nsqd-b.info.json"))
 }
