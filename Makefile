@@ -13,10 +13,10 @@ build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-# A local nsqd with its defaults, data under ./data; Ctrl-C stops it cleanly.
+# A local cluster with defaults (nsqlookupd + one nsqd registered with it),
+# data under ./data; Ctrl-C stops both cleanly.
 run: build
-	@mkdir -p $(DATA)
-	./$(BIN)/nsqd --data-path=$(DATA)
+	BIN=./$(BIN) DATA=$(DATA) ./scripts/cluster.sh
 
 # Everything CI runs: vet, the core's unit tests under the race detector
 # (fuzz targets run their seed corpus), then the CLI and end-to-end tests
