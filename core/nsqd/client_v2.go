@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
-	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/s2"
 	"github.com/nsqkit/nsqkit/core/wire"
 )
 
@@ -52,7 +52,7 @@ type client struct {
 	writeMu     sync.Mutex
 	writer      *bufio.Writer
 	flateWriter *flate.Writer
-	snappyW     *snappy.Writer
+	snappyW     *s2.Writer
 	pending     bool // bytes written since the last flush
 
 	metaMu              sync.RWMutex

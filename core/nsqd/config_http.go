@@ -92,13 +92,13 @@ func (n *NSQD) lookupdAddresses() []string {
 	return slices.Clone(n.opts.NSQLookupdTCPAddresses)
 }
 
-// setLookupdAddresses replaces the lookupd list. Connecting to new peers
-// and dropping removed ones is the lookupd code's job; it reads the list
-// with lookupdAddresses.
+// setLookupdAddresses replaces the lookupd list: peers no longer listed
+// are disconnected, new ones connected and fully registered.
 func (n *NSQD) setLookupdAddresses(addrs []string) {
 	n.optsMu.Lock()
 	n.opts.NSQLookupdTCPAddresses = addrs
 	n.optsMu.Unlock()
+	n.syncLookupPeers()
 }
 
 // setLogLevel changes the verbosity at run time.

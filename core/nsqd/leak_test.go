@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqio/go-nsq"
+
 	"github.com/nsqkit/nsqkit/core/wire"
 	"go.uber.org/goleak"
 )
@@ -48,6 +50,21 @@ func TestNoGoroutineLeftAfterExit(t *testing.T) {
 	e.cmd(wire.Subscribe("gone#ephemeral", "x#ephemeral"))
 	e.expect(wire.FrameTypeResponse, "OK")
 	e.conn.Close()
+	// compressed connections, closed before Exit: nothing of theirs stays
+	for _, mode := range []string{"snappy", "deflate"} {
+		cfg := nsq.NewConfig()
+		cfg.Snappy = mode == "snappy"
+		cfg.Deflate = mode == "deflate"
+		prod, err := nsq.NewProducer(n.TCPAddr().String(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prod.SetLoggerLevel(nsq.LogLevelError)
+		if err := prod.Publish("leak", []byte(mode)); err != nil {
+			t.Fatal(err)
+		}
+		prod.Stop()
+	}
 	idle := dialRaw(t, n) // connected, never sends the magic
 	_ = idle
 

@@ -239,3 +239,34 @@ func TestPrecreateChannels(t *testing.T) {
 		t.Errorf("Accept header = %v", v)
 	}
 }
+
+// TestLookupPeersReconfigured: PUT /config/nsqlookupd_tcp_addresses drops
+// peers no longer listed and registers with new ones.
+func TestLookupPeersReconfigured(t *testing.T) {
+	old := startFakeLookupd(t, "127.0.0.1:0")
+	opts := testOptions(t)
+	opts.NSQLookupdTCPAddresses = []string{old.addr()}
+	n := startNSQD(t, opts)
+	n.GetTopic("t1")
+	eventually(t, 5*time.Second, "REGISTER t1 at the old lookupd", func() bool { return old.has("REGISTER t1") })
+
+	fresh := startFakeLookupd(t, "127.0.0.1:0")
+	req, _ := http.NewRequest("PUT", "http://"+n.HTTPAddr().String()+"/config/nsqlookupd_tcp_addresses",
+		strings.NewReader(`["`+fresh.addr()+`"]`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != `["`+fresh.addr()+`"]` {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	eventually(t, 5*time.Second, "REGISTER t1 at the new lookupd", func() bool { return fresh.has("REGISTER t1") })
+	n.GetTopic("t2")
+	eventually(t, 5*time.Second, "REGISTER t2 at the new lookupd", func() bool { return fresh.has("REGISTER t2") })
+	time.Sleep(100 * time.Millisecond)
+	if old.has("REGISTER t2") {
+		t.Fatal("the removed lookupd still gets registrations")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/snappy"
 	"github.com/nsqkit/nsqkit/core/version"
 	"github.com/nsqkit/nsqkit/core/wire"
@@ -218,7 +219,8 @@ func (c *client) identify(params [][]byte) ([]byte, error) {
 		}
 	}
 	if snappyOn {
-		c.snappyW = snappy.NewBufferedWriter(c.netConn)
+		// one goroutine-free encoder; our bufio in front batches the writes
+		c.snappyW = s2.NewWriter(c.netConn, s2.WriterSnappyCompat(), s2.WriterConcurrency(1))
 		c.reader.Reset(snappy.NewReader(c.netConn))
 		c.writer.Reset(&deadlineWriter{c: c, w: c.snappyW})
 		c.metaMu.Lock()
