@@ -31,8 +31,10 @@ test-race:
 
 # Run each fuzz target for FUZZTIME (default 60s).
 fuzz:
-	@for t in $$($(GO) test ./core/wire -list '^Fuzz' | grep ^Fuzz); do \
-		echo "== $$t"; $(GO) test ./core/wire -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for p in ./core/wire ./core/lookup; do \
+		for t in $$($(GO) test $$p -list '^Fuzz' | grep ^Fuzz); do \
+			echo "== $$p $$t"; $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
+		done; \
 	done
 
 lint:

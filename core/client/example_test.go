@@ -14,7 +14,7 @@ func ExampleProducer() {
 	if err := cfg.SetOpt("publish_round_robin"); err != nil {
 		log.Fatal(err)
 	}
-	p, err := client.NewProducer(cfg, "10.0.0.1:4150", "10.0.0.2:4150")
+	p, err := client.NewProducer(cfg, "127.0.0.1:4150", "127.0.0.1:4250")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func ExampleConsumer() {
 		log.Printf("%s", m.Body)
 		return nil // FIN; an error would REQ and back off
 	}), 4)
-	if err := c.ConnectToNSQLookupd("10.0.0.10:4161", "10.0.0.11:4161"); err != nil {
+	if err := c.ConnectToNSQLookupd("127.0.0.1:4161", "127.0.0.1:4261"); err != nil {
 		log.Fatal(err)
 	}
 	sig := make(chan os.Signal, 1)

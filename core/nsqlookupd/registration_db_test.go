@@ -13,7 +13,7 @@ import (
 var t0 = time.Unix(1_700_000_000, 0)
 
 func testPeer(id string, httpPort int) *Peer {
-	return NewPeer(id, PeerInfo{RemoteAddress: id, Hostname: "h-" + id, BroadcastAddress: "10.0.0.1",
+	return NewPeer(id, PeerInfo{RemoteAddress: id, Hostname: "h-" + id, BroadcastAddress: "127.0.0.2",
 		TCPPort: httpPort - 1, HTTPPort: httpPort, Version: "1.3.0"}, t0)
 }
 
@@ -58,13 +58,13 @@ func TestDBRegistrations(t *testing.T) {
 			[]func(*DB){reg(a, "t", "c"), reg(b, "t", "")},
 			[]string{"channel:t:c=[a]", "topic:t:=[a b]"}},
 		{"idempotent, tombstone kept",
-			[]func(*DB){reg(a, "t", "c"), tomb("t", "10.0.0.1:4151"), reg(a, "t", "c"), reg(a, "t", "")},
+			[]func(*DB){reg(a, "t", "c"), tomb("t", "127.0.0.2:4151"), reg(a, "t", "c"), reg(a, "t", "")},
 			[]string{"channel:t:c=[a]", "topic:t:=[a*]"}},
 		{"tombstone matches broadcast_address:http_port only",
-			[]func(*DB){reg(a, "t", ""), reg(b, "t", ""), tomb("t", "10.0.0.1:4251"), tomb("t", "h-a:4151"), tomb("t", "10.0.0.1:4150"), tomb("u", "10.0.0.1:4151")},
+			[]func(*DB){reg(a, "t", ""), reg(b, "t", ""), tomb("t", "127.0.0.2:4251"), tomb("t", "h-a:4151"), tomb("t", "127.0.0.2:4150"), tomb("u", "127.0.0.2:4151")},
 			[]string{"topic:t:=[a b*]"}},
 		{"channels are never tombstoned",
-			[]func(*DB){reg(a, "t", "c"), tomb("t", "10.0.0.1:4151")},
+			[]func(*DB){reg(a, "t", "c"), tomb("t", "127.0.0.2:4151")},
 			[]string{"channel:t:c=[a]", "topic:t:=[a*]"}},
 		{"unregister channel keeps the key",
 			[]func(*DB){reg(a, "t", "c"), unreg(a, "t", "c")},
@@ -91,7 +91,7 @@ func TestDBRegistrations(t *testing.T) {
 			[]func(*DB){reg(a, "t#ephemeral", ""), reg(b, "t#ephemeral", ""), unreg(a, "t#ephemeral", "")},
 			[]string{"topic:t#ephemeral:=[b]"}},
 		{"unregister clears a tombstone; register again is fresh",
-			[]func(*DB){reg(a, "t", ""), tomb("t", "10.0.0.1:4151"), unreg(a, "t", ""), reg(a, "t", "")},
+			[]func(*DB){reg(a, "t", ""), tomb("t", "127.0.0.2:4151"), unreg(a, "t", ""), reg(a, "t", "")},
 			[]string{"topic:t:=[a]"}},
 		{"unregister of what is not registered",
 			[]func(*DB){ident(a), unreg(a, "t", ""), unreg(a, "t", "c")},
@@ -180,7 +180,7 @@ func TestDBQueries(t *testing.T) {
 	db.Register(c, "t", "")
 	db.CreateTopic("empty")
 	c.Touch(t0.Add(-time.Minute))                            // inactive with a 30s timeout
-	db.Tombstone("t", "10.0.0.1:4251", t0.Add(-time.Second)) // b, for t only
+	db.Tombstone("t", "127.0.0.2:4251", t0.Add(-time.Second)) // b, for t only
 
 	f := Filter{Now: t0, InactiveTimeout: 30 * time.Second, TombstoneLifetime: 10 * time.Second}
 	if got := db.Topics(); !reflect.DeepEqual(got, []string{"empty", "s", "t"}) {
@@ -229,8 +229,8 @@ func TestDBQueries(t *testing.T) {
 
 	nodes := db.Nodes(f)
 	js, _ := json.Marshal(nodes)
-	want := `[{"remote_address":"a","hostname":"h-a","broadcast_address":"10.0.0.1","tcp_port":4150,"http_port":4151,"version":"1.3.0","tombstones":[false],"topics":["t"]},` +
-		`{"remote_address":"b","hostname":"h-b","broadcast_address":"10.0.0.1","tcp_port":4250,"http_port":4251,"version":"1.3.0","tombstones":[false,true],"topics":["s","t"]}]`
+	want := `[{"remote_address":"a","hostname":"h-a","broadcast_address":"127.0.0.2","tcp_port":4150,"http_port":4151,"version":"1.3.0","tombstones":[false],"topics":["t"]},` +
+		`{"remote_address":"b","hostname":"h-b","broadcast_address":"127.0.0.2","tcp_port":4250,"http_port":4251,"version":"1.3.0","tombstones":[false,true],"topics":["s","t"]}]`
 	if string(js) != want {
 		t.Fatalf("Nodes\n%s\nwant\n%s", js, want)
 	}
@@ -258,11 +258,11 @@ func TestDBDump(t *testing.T) {
 	db.Register(a, "t", "c")
 	db.Register(b, "t", "")
 	db.CreateTopic("empty")
-	db.Tombstone("t", "10.0.0.1:4251", t0.Add(time.Second))
+	db.Tombstone("t", "127.0.0.2:4251", t0.Add(time.Second))
 	a.Touch(t0.Add(2 * time.Second))
 	js, _ := json.Marshal(db.Dump())
 	rec := func(id string, port int, last int64, tomb bool, at int64) string {
-		return fmt.Sprintf(`{"broadcast_address":"10.0.0.1","hostname":"h-%s","http_port":%d,"id":"%s","last_update":%d,"tcp_port":%d,"tombstoned":%v,"tombstoned_at":%d,"version":"1.3.0"}`,
+		return fmt.Sprintf(`{"broadcast_address":"127.0.0.2","hostname":"h-%s","http_port":%d,"id":"%s","last_update":%d,"tcp_port":%d,"tombstoned":%v,"tombstoned_at":%d,"version":"1.3.0"}`,
 			id, port, id, last, port-1, tomb, at)
 	}
 	ra := rec("a", 4151, t0.Add(2*time.Second).UnixNano(), false, -6795364578871345152)
