@@ -40,21 +40,5 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer, si
 		lg.Fatalf("failed to instantiate nsqd - %s", err)
 		return cli.ExitFailure
 	}
-	mainErr := make(chan error, 1)
-	go func() { mainErr <- n.Main() }()
-
-	select {
-	case <-sigc:
-		n.Exit()
-		<-mainErr
-		return cli.ExitOK
-	case err := <-mainErr:
-		if err != nil {
-			lg.Fatalf("%s", err)
-			n.Exit()
-			return cli.ExitFailure
-		}
-		n.Exit()
-		return cli.ExitOK
-	}
+	return cli.RunDaemon(n, lg, sigc)
 }

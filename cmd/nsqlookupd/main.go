@@ -40,20 +40,5 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer, si
 		lg.Fatalf("failed to instantiate nsqlookupd - %s", err)
 		return cli.ExitFailure
 	}
-	mainErr := make(chan error, 1)
-	go func() { mainErr <- l.Main() }()
-
-	select {
-	case <-sigc:
-		l.Exit()
-		<-mainErr
-		return cli.ExitOK
-	case err := <-mainErr:
-		l.Exit()
-		if err != nil {
-			lg.Fatalf("%s", err)
-			return cli.ExitFailure
-		}
-		return cli.ExitOK
-	}
+	return cli.RunDaemon(l, lg, sigc)
 }
