@@ -2,6 +2,7 @@ package nsqd
 
 import (
 	"bufio"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 func BenchmarkPubSubMPUB(b *testing.B) {
 	opts := testOptions(b)
 	opts.LogLevel = 4
+	opts.OutputBufferTimeout = 25 * time.Millisecond
 	n := startNSQD(b, opts)
 	n.GetTopic("bench").GetChannel("ch")
 
@@ -59,16 +61,37 @@ func BenchmarkPubSubMPUB(b *testing.B) {
 	b.SetBytes(100)
 	b.ResetTimer()
 	start := time.Now()
-	sent := 0
-	for sent < b.N {
+	// Pipelined like a real async producer: replies are read on their own
+	// goroutine while batches keep going out.
+	batches := (b.N + len(batch) - 1) / len(batch)
+	acks := make(chan error, 1)
+	go func() {
+		for i := 0; i < batches; i++ {
+			prod.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			ft, data, err := wire.ReadFrame(prod.conn, 0)
+			if err == nil && (ft != wire.FrameTypeResponse || string(data) != "OK") {
+				err = fmt.Errorf("reply %d %q", ft, data)
+			}
+			if err != nil {
+				acks <- err
+				return
+			}
+		}
+		acks <- nil
+	}()
+	w := bufio.NewWriterSize(prod.conn, 64*1024)
+	for sent := 0; sent < b.N; {
 		k := len(batch)
 		if b.N-sent < k {
 			k = b.N - sent
 			cmd = wire.MultiPublish("bench", batch[:k]).Append(nil)
 		}
-		prod.write(cmd)
-		prod.expect(wire.FrameTypeResponse, "OK")
+		w.Write(cmd)
 		sent += k
+	}
+	w.Flush()
+	if err := <-acks; err != nil {
+		b.Fatal(err)
 	}
 	got := <-done
 	elapsed := time.Since(start)

@@ -343,17 +343,23 @@ func (c *client) messagePump() {
 			}
 		}
 
-		select {
-		case <-flusherChan:
+		// Drain, then flush: while messages are ready they go into the
+		// buffer; the moment none is, the buffer goes out, so an idle
+		// client never waits for the output-buffer timer (which stays the
+		// upper bound under continuous load).
+		ev, m, raw, ch := c.nextEvent(!flushed && obt > 0, flusherChan, subEventChan, identifyEventChan, heartbeatChan, backendMsgChan, memoryMsgChan)
+		switch ev {
+		case evIdle, evFlush:
 			if err := c.flush(); err != nil {
 				fail(err)
 				goto exit
 			}
 			flushed = true
-		case <-c.readyStateChan:
-		case subChannel = <-subEventChan:
+		case evReady:
+		case evSubscribed:
+			subChannel = ch
 			subEventChan = nil
-		case <-identifyEventChan:
+		case evIdentify:
 			identifyEventChan = nil
 			c.metaMu.RLock()
 			hb, obt = c.heartbeat(), c.outputBufferTimeout
@@ -374,32 +380,80 @@ func (c *client) messagePump() {
 				heartbeatTicker = time.NewTicker(hb)
 				heartbeatChan = heartbeatTicker.C
 			}
-		case <-heartbeatChan:
+		case evHeartbeat:
 			if err := c.sendFrame(wire.FrameTypeResponse, wire.Heartbeat); err != nil {
 				fail(err)
 				goto exit
 			}
 			flushed = true
-		case b := <-backendMsgChan:
-			m, err := decodeMessage(b)
+		case evDiskMessage:
+			dm, err := decodeMessage(raw)
 			if err != nil {
 				c.nsqd.logger.Errorf("failed to decode message - %s", err)
 				continue
 			}
-			if !c.deliver(subChannel, m, msgTimeout, sampleRate) {
-				continue
+			if c.deliver(subChannel, dm, msgTimeout, sampleRate) {
+				flushed = false
 			}
-			flushed = false
-		case m := <-memoryMsgChan:
-			if !c.deliver(subChannel, m, msgTimeout, sampleRate) {
-				continue
+		case evMessage:
+			if c.deliver(subChannel, m, msgTimeout, sampleRate) {
+				flushed = false
 			}
-			flushed = false
-		case <-c.exitChan:
+		case evExit:
 			goto exit
 		}
 	}
 exit:
+}
+
+// pump events, see nextEvent
+const (
+	evIdle = iota
+	evFlush
+	evReady
+	evSubscribed
+	evIdentify
+	evHeartbeat
+	evDiskMessage
+	evMessage
+	evExit
+)
+
+// nextEvent waits for the pump's next event. With idleOK it does not block:
+// when nothing is ready it reports evIdle (a client that disabled the
+// output-buffer timer with -1 keeps nsqd's flush-when-full-or-not-ready).
+func (c *client) nextEvent(idleOK bool, flusher <-chan time.Time, sub <-chan *Channel, ident <-chan struct{},
+	heartbeat <-chan time.Time, disk <-chan []byte, mem <-chan *Message) (int, *Message, []byte, *Channel) {
+	if idleOK {
+		select {
+		case m := <-mem:
+			return evMessage, m, nil, nil
+		case b := <-disk:
+			return evDiskMessage, nil, b, nil
+		case <-c.exitChan:
+			return evExit, nil, nil, nil
+		default:
+			return evIdle, nil, nil, nil
+		}
+	}
+	select {
+	case <-flusher:
+		return evFlush, nil, nil, nil
+	case <-c.readyStateChan:
+		return evReady, nil, nil, nil
+	case ch := <-sub:
+		return evSubscribed, nil, nil, ch
+	case <-ident:
+		return evIdentify, nil, nil, nil
+	case <-heartbeat:
+		return evHeartbeat, nil, nil, nil
+	case b := <-disk:
+		return evDiskMessage, nil, b, nil
+	case m := <-mem:
+		return evMessage, m, nil, nil
+	case <-c.exitChan:
+		return evExit, nil, nil, nil
+	}
 }
 
 // deliver sends one message (or drops it by sampling). It reports whether

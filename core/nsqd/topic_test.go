@@ -47,3 +47,32 @@ func TestPausedTopicHoldsMessages(t *testing.T) {
 	topic.Unpause()
 	eventually(t, 5*time.Second, "channel gets the messages", func() bool { return c.Depth() == 5 && topic.Depth() == 0 })
 }
+
+// TestIdleClientFlushedAtOnce: with a long output-buffer timeout and RDY
+// to spare, a lone message still goes out as soon as nothing else is
+// ready (the timer is only the bound under continuous load).
+func TestIdleClientFlushedAtOnce(t *testing.T) {
+	n := startNSQD(t, testOptions(t))
+	c := dialRaw(t, n)
+	c.write(wire.MagicV2)
+	c.cmd(wire.Identify([]byte(`{"output_buffer_timeout":30000}`)))
+	c.expect(wire.FrameTypeResponse, "OK")
+	c.cmd(wire.Subscribe("idle", "c"))
+	c.expect(wire.FrameTypeResponse, "OK")
+	c.cmd(wire.Ready(10))
+	time.Sleep(50 * time.Millisecond) // let RDY reach the pump
+	p := dialRaw(t, n)
+	p.write(wire.MagicV2)
+	start := time.Now()
+	p.cmd(wire.Publish("idle", []byte("now")))
+	p.expect(wire.FrameTypeResponse, "OK")
+	ft, data, err := c.frame() // 2 s deadline, far below the 30 s timer
+	if err != nil || ft != wire.FrameTypeMessage {
+		t.Fatalf("no message: %v", err)
+	}
+	m, _ := wire.DecodeMessage(data)
+	if string(m.Body) != "now" {
+		t.Fatalf("body %q", m.Body)
+	}
+	t.Logf("delivered in %s", time.Since(start))
+}

@@ -179,7 +179,7 @@ func TestDBQueries(t *testing.T) {
 	db.Register(b, "s", "")
 	db.Register(c, "t", "")
 	db.CreateTopic("empty")
-	c.Touch(t0.Add(-time.Minute))                            // inactive with a 30s timeout
+	c.Touch(t0.Add(-time.Minute))                             // inactive with a 30s timeout
 	db.Tombstone("t", "127.0.0.2:4251", t0.Add(-time.Second)) // b, for t only
 
 	f := Filter{Now: t0, InactiveTimeout: 30 * time.Second, TombstoneLifetime: 10 * time.Second}
