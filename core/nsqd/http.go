@@ -458,16 +458,25 @@ func (s *httpHandler) topicPause(w http.ResponseWriter, r *http.Request, _ strin
 	if err != nil {
 		return nil, errf(http.StatusNotFound, "TOPIC_NOT_FOUND")
 	}
+	return nil, s.applyPause(r, t)
+}
+
+// applyPause pauses or unpauses p (by the request path) and rewrites the
+// metadata.
+func (s *httpHandler) applyPause(r *http.Request, p interface {
+	Pause()
+	Unpause()
+}) error {
 	if strings.Contains(r.URL.Path, "unpause") {
-		t.Unpause()
+		p.Unpause()
 	} else {
-		t.Pause()
+		p.Pause()
 	}
 	if err := s.n.PersistMetadata(); err != nil {
 		s.n.logger.Errorf("failed to persist metadata - %s", err)
-		return nil, errf(http.StatusInternalServerError, "INTERNAL_ERROR")
+		return errf(http.StatusInternalServerError, "INTERNAL_ERROR")
 	}
-	return nil, nil
+	return nil
 }
 
 func (s *httpHandler) channelCreate(w http.ResponseWriter, r *http.Request, _ string) (any, error) {
@@ -515,16 +524,7 @@ func (s *httpHandler) channelPause(w http.ResponseWriter, r *http.Request, _ str
 	if err != nil {
 		return nil, errf(http.StatusNotFound, "CHANNEL_NOT_FOUND")
 	}
-	if strings.Contains(r.URL.Path, "unpause") {
-		c.Unpause()
-	} else {
-		c.Pause()
-	}
-	if err := s.n.PersistMetadata(); err != nil {
-		s.n.logger.Errorf("failed to persist metadata - %s", err)
-		return nil, errf(http.StatusInternalServerError, "INTERNAL_ERROR")
-	}
-	return nil, nil
+	return nil, s.applyPause(r, c)
 }
 
 func (s *httpHandler) setBlockRate(w http.ResponseWriter, r *http.Request, _ string) (any, error) {
