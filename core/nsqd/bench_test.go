@@ -24,6 +24,7 @@ func BenchmarkPubSubMPUB(b *testing.B) {
 	cons.cmd(wire.Subscribe("bench", "ch"))
 	cons.expect(wire.FrameTypeResponse, "OK")
 	cons.cmd(wire.Ready(2500))
+	cons.conn.SetWriteDeadline(time.Time{}) // rawConn's 2 s deadline is for tests, not a long run
 	done := make(chan int)
 	go func() {
 		r := bufio.NewReaderSize(cons.conn, 64*1024)
@@ -43,7 +44,9 @@ func BenchmarkPubSubMPUB(b *testing.B) {
 			w.Write(wire.Finish(m.ID).Append(nil))
 			got++
 			if r.Buffered() == 0 {
-				w.Flush()
+				if err := w.Flush(); err != nil {
+					break
+				}
 			}
 		}
 		w.Flush()
@@ -52,6 +55,7 @@ func BenchmarkPubSubMPUB(b *testing.B) {
 
 	prod := dialRaw(b, n)
 	prod.write(wire.MagicV2)
+	prod.conn.SetWriteDeadline(time.Time{})
 	body := make([]byte, 100)
 	batch := make([][]byte, 100)
 	for i := range batch {
@@ -86,10 +90,14 @@ func BenchmarkPubSubMPUB(b *testing.B) {
 			k = b.N - sent
 			cmd = wire.MultiPublish("bench", batch[:k]).Append(nil)
 		}
-		w.Write(cmd)
+		if _, err := w.Write(cmd); err != nil {
+			b.Fatal(err)
+		}
 		sent += k
 	}
-	w.Flush()
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
 	if err := <-acks; err != nil {
 		b.Fatal(err)
 	}
@@ -97,7 +105,9 @@ func BenchmarkPubSubMPUB(b *testing.B) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if got != b.N {
-		b.Fatalf("consumed %d of %d", got, b.N)
+		ch, _ := n.GetTopic("bench").GetExistingChannel("ch")
+		b.Fatalf("consumed %d of %d (topic depth %d, channel depth %d, in flight %d, deferred %d)",
+			got, b.N, n.GetTopic("bench").Depth(), ch.Depth(), ch.InFlightCount(), ch.DeferredCount())
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 }
