@@ -938,8 +938,10 @@ func TestGoNSQSampleRate(t *testing.T) {
 	cfg.MaxInFlight = 100
 	rec := gnNewRecorder()
 	gnStartConsumer(t, addr, "sr", "ch", cfg, rec)
+	gnWaitReady(t, n, "sr", "ch", 100) // subscribed: the channel exists and has its client
 	ch := gnChannel(t, n, "sr", "ch")
-	eventually(t, 10*time.Second, "channel consumed", func() bool { return gnDrained(ch) })
+	topic := n.GetTopic("sr")
+	eventually(t, 10*time.Second, "channel consumed", func() bool { return topic.Depth() == 0 && gnDrained(ch) })
 	cl := protoChannelClient(t, ch)
 	cl.metaMu.RLock()
 	rate := cl.sampleRate
