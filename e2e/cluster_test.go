@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -200,36 +199,7 @@ func sortedStrings(s ...string) []string {
 // consumeLookupd consumes with go-nsq's ConnectToNSQLookupd.
 func consumeLookupd(t *testing.T, lookupdHTTP, topic, channel string, want int, timeout time.Duration) map[string]int {
 	t.Helper()
-	cfg := nsq.NewConfig()
-	cfg.MaxInFlight = 100
-	cfg.LookupdPollInterval = time.Second
-	c, err := nsq.NewConsumer(topic, channel, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetLogger(nil, nsq.LogLevelError)
-	var mu sync.Mutex
-	seen := map[string]int{}
-	done := make(chan struct{})
-	c.AddHandler(nsq.HandlerFunc(func(m *nsq.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		seen[string(m.Body)]++
-		if len(seen) == want {
-			close(done)
-		}
-		return nil
-	}))
-	if err := c.ConnectToNSQLookupd(strings.TrimPrefix(lookupdHTTP, "http://")); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-	case <-time.After(timeout):
-	}
-	c.Stop()
-	<-c.StopChan
-	mu.Lock()
-	defer mu.Unlock()
-	return seen
+	return consumeWith(t, topic, channel, want, timeout, 100, func(c *nsq.Consumer) error {
+		return c.ConnectToNSQLookupd(strings.TrimPrefix(lookupdHTTP, "http://"))
+	})
 }

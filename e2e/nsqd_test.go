@@ -143,11 +143,20 @@ func TestNSQDGoNSQ(t *testing.T) {
 	}
 }
 
-// consume reads messages with go-nsq until want distinct bodies arrived.
+// consume reads messages with go-nsq from one nsqd until want distinct
+// bodies arrived or timeout passed.
 func consume(t *testing.T, addr, topic, channel string, want int, timeout time.Duration) map[string]int {
 	t.Helper()
+	return consumeWith(t, topic, channel, want, timeout, 500, func(c *nsq.Consumer) error { return c.ConnectToNSQD(addr) })
+}
+
+// consumeWith runs a go-nsq consumer connected by connect and counts how
+// often each body arrived.
+func consumeWith(t *testing.T, topic, channel string, want int, timeout time.Duration, maxInFlight int, connect func(*nsq.Consumer) error) map[string]int {
+	t.Helper()
 	cfg := nsq.NewConfig()
-	cfg.MaxInFlight = 500
+	cfg.MaxInFlight = maxInFlight
+	cfg.LookupdPollInterval = time.Second
 	c, err := nsq.NewConsumer(topic, channel, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -155,21 +164,21 @@ func consume(t *testing.T, addr, topic, channel string, want int, timeout time.D
 	c.SetLogger(nil, nsq.LogLevelError)
 	var mu sync.Mutex
 	seen := map[string]int{}
-	doneCh := make(chan struct{})
+	done := make(chan struct{})
 	c.AddHandler(nsq.HandlerFunc(func(m *nsq.Message) error {
 		mu.Lock()
 		defer mu.Unlock()
 		seen[string(m.Body)]++
 		if len(seen) == want {
-			close(doneCh)
+			close(done)
 		}
 		return nil
 	}))
-	if err := c.ConnectToNSQD(addr); err != nil {
+	if err := connect(c); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-doneCh:
+	case <-done:
 	case <-time.After(timeout):
 	}
 	c.Stop()

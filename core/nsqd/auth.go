@@ -292,11 +292,11 @@ func (n *NSQD) authHTTP() (*authHTTPClient, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	hc.ctx = ctx
 	// Queries run only on connection goroutines, which Exit waits for
-	// (connWG) before it waits for background goroutines.
+	// (tcpConns) before it waits for background goroutines.
 	n.goBackground(func() {
 		<-n.exitChan
 		cancel()
-		n.connWG.Wait()
+		n.tcpConns.Wait()
 		if hc.client != nil {
 			hc.client.CloseIdleConnections()
 		}

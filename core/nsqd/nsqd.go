@@ -18,6 +18,7 @@ import (
 
 	"github.com/nsqkit/nsqkit/core/diskqueue"
 	"github.com/nsqkit/nsqkit/core/logger"
+	"github.com/nsqkit/nsqkit/core/tcpserver"
 	"github.com/nsqkit/nsqkit/core/version"
 	"github.com/nsqkit/nsqkit/core/wire"
 )
@@ -52,8 +53,7 @@ type NSQD struct {
 	httpsListener net.Listener
 	tlsConfig     *tls.Config
 
-	conns   map[net.Conn]struct{}
-	connsMu sync.Mutex
+	tcpConns tcpserver.Conns // TCP clients and their handlers
 
 	metaMu sync.Mutex
 
@@ -63,7 +63,6 @@ type NSQD struct {
 	wg        sync.WaitGroup // every goroutine the broker starts
 	bgMu      sync.Mutex     // guards wg.Add against Exit's wg.Wait
 	bgClosed  bool
-	connWG    sync.WaitGroup // TCP connection handlers
 	errMu     sync.Mutex
 	fatalErr  error
 	isLoading atomic.Bool
@@ -83,7 +82,6 @@ func New(opts *Options) (*NSQD, error) {
 		startTime: time.Now(),
 		topicMap:  make(map[string]*Topic),
 		clients:   make(map[int64]*client),
-		conns:     make(map[net.Conn]struct{}),
 		exitChan:  make(chan struct{}),
 		exited:    make(chan struct{}),
 	}
@@ -318,8 +316,7 @@ func (n *NSQD) Exit() {
 	if n.tcpListener != nil {
 		n.tcpListener.Close()
 	}
-	n.closeAllConns()
-	n.connWG.Wait()
+	n.tcpConns.CloseAll()
 	n.shutdownHTTP()
 	n.isLoading.Store(false)
 	if err := n.PersistMetadata(); err != nil {
@@ -503,32 +500,6 @@ func (n *NSQD) queueScanLoop() {
 			c.processInFlight(now)
 			c.processDeferred(now)
 		}
-	}
-}
-
-func (n *NSQD) addConn(c net.Conn) bool {
-	n.connsMu.Lock()
-	defer n.connsMu.Unlock()
-	if n.exiting() {
-		return false
-	}
-	n.conns[c] = struct{}{}
-	n.connWG.Add(1)
-	return true
-}
-
-func (n *NSQD) removeConn(c net.Conn) {
-	n.connsMu.Lock()
-	delete(n.conns, c)
-	n.connsMu.Unlock()
-	n.connWG.Done()
-}
-
-func (n *NSQD) closeAllConns() {
-	n.connsMu.Lock()
-	defer n.connsMu.Unlock()
-	for c := range n.conns {
-		c.Close()
 	}
 }
 

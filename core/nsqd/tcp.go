@@ -1,8 +1,6 @@
 package nsqd
 
 import (
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"time"
@@ -13,28 +11,7 @@ import (
 // serveTCP accepts connections until the listener closes.
 func (n *NSQD) serveTCP() error {
 	n.logger.Infof("TCP: listening on %s", n.tcpListener.Addr())
-	for {
-		conn, err := n.tcpListener.Accept()
-		if err != nil {
-			if n.exiting() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("listener.Accept() error - %w", err)
-		}
-		if !n.addConn(conn) {
-			conn.Close()
-			continue
-		}
-		go func() {
-			defer n.removeConn(conn)
-			n.handleConn(conn)
-		}()
-	}
+	return n.tcpConns.Serve(n.tcpListener, n.handleConn)
 }
 
 // handleConn checks the magic and runs a V2 client.

@@ -60,7 +60,11 @@ func TestIdleClientFlushedAtOnce(t *testing.T) {
 	c.cmd(wire.Subscribe("idle", "c"))
 	c.expect(wire.FrameTypeResponse, "OK")
 	c.cmd(wire.Ready(10))
-	time.Sleep(50 * time.Millisecond) // let RDY reach the pump
+	ch, _ := n.GetTopic("idle").GetExistingChannel("c")
+	eventually(t, 2*time.Second, "RDY 10 applied", func() bool {
+		cls := ch.clientList()
+		return len(cls) == 1 && cls[0].readyCount.Load() == 10
+	})
 	p := dialRaw(t, n)
 	p.write(wire.MagicV2)
 	start := time.Now()

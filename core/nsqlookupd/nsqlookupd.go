@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/nsqkit/nsqkit/core/logger"
+	"github.com/nsqkit/nsqkit/core/tcpserver"
 	"github.com/nsqkit/nsqkit/core/version"
 )
 
@@ -44,9 +45,7 @@ type NSQLookupd struct {
 	httpListener net.Listener
 	httpServer   *http.Server
 
-	connsMu sync.Mutex
-	conns   map[net.Conn]struct{}
-	connWG  sync.WaitGroup
+	tcpConns tcpserver.Conns // nsqd connections and their handlers
 
 	exitChan chan struct{} // closed when Exit starts
 	exitOnce sync.Once
@@ -70,7 +69,6 @@ func New(opts *Options) (*NSQLookupd, error) {
 		opts:     opts,
 		logger:   opts.Logger,
 		db:       NewDB(),
-		conns:    make(map[net.Conn]struct{}),
 		exitChan: make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -158,12 +156,7 @@ func (l *NSQLookupd) Exit() {
 		return
 	}
 	l.tcpListener.Close()
-	l.connsMu.Lock()
-	for c := range l.conns {
-		c.Close()
-	}
-	l.connsMu.Unlock()
-	l.connWG.Wait()
+	l.tcpConns.CloseAll()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	if err := l.httpServer.Shutdown(ctx); err != nil {

@@ -3,7 +3,6 @@ package nsqlookupd
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -17,46 +16,7 @@ import (
 func (l *NSQLookupd) serveTCP() error {
 	l.logger.Infof("TCP: listening on %s", l.tcpListener.Addr())
 	defer l.logger.Infof("TCP: closing %s", l.tcpListener.Addr())
-	for {
-		conn, err := l.tcpListener.Accept()
-		if err != nil {
-			if l.exiting() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return fmt.Errorf("listener.Accept() error - %w", err)
-		}
-		if !l.addConn(conn) {
-			conn.Close()
-			continue
-		}
-		go func() {
-			defer l.removeConn(conn)
-			l.handleConn(conn)
-		}()
-	}
-}
-
-func (l *NSQLookupd) addConn(c net.Conn) bool {
-	l.connsMu.Lock()
-	defer l.connsMu.Unlock()
-	if l.exiting() {
-		return false
-	}
-	l.conns[c] = struct{}{}
-	l.connWG.Add(1)
-	return true
-}
-
-func (l *NSQLookupd) removeConn(c net.Conn) {
-	l.connsMu.Lock()
-	delete(l.conns, c)
-	l.connsMu.Unlock()
-	l.connWG.Done()
+	return l.tcpConns.Serve(l.tcpListener, l.handleConn)
 }
 
 // v1Conn is one connection speaking protocol V1; its peer is set by
