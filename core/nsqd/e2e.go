@@ -13,6 +13,10 @@ import (
 // latency of the sub-window has the same chance of being represented.
 const latencyReservoirSize = 1024
 
+// latencyRandN picks reservoir slots; tests swap in a seeded source so
+// their accuracy checks are reproducible.
+var latencyRandN = rand.Uint64N
+
 // latencyStream tracks a channel's end-to-end processing latency (publish
 // to FIN, in nanoseconds) over a sliding window (daemon-behaviour.md §8).
 //
@@ -56,7 +60,7 @@ func (w *latencyWindow) add(v float64) {
 		w.samples = append(w.samples, v)
 		return
 	}
-	if j := rand.Uint64N(w.count); j < latencyReservoirSize {
+	if j := latencyRandN(w.count); j < latencyReservoirSize {
 		w.samples[j] = v
 	}
 }
