@@ -80,8 +80,6 @@ type client struct {
 
 	// publish fast path: the last topic published to
 	lastTopic *Topic
-
-	mpubScratch [][]byte
 }
 
 func newClient(id int64, conn net.Conn, n *NSQD) *client {

@@ -313,15 +313,11 @@ func (s *httpHandler) mpub(w http.ResponseWriter, r *http.Request, _ string) (an
 	}
 	var msgs []*Message
 	if binary {
-		readMax := opts.MaxBodySize + 1
-		body, err := io.ReadAll(io.LimitReader(r.Body, readMax))
-		if err != nil {
-			return nil, errf(http.StatusInternalServerError, "INTERNAL_ERROR")
-		}
-		if int64(len(body)) == readMax {
-			return nil, errf(http.StatusRequestEntityTooLarge, "BODY_TOO_BIG")
-		}
-		bodies, err := wire.ParseMPUB(body, opts.MaxMsgSize, opts.MaxBodySize, nil)
+		// Read like TCP MPUB and like 1.3.0: straight from the request body,
+		// bounded by the count and per-message limits; bytes after the last
+		// message are left unread.
+		var mr wire.MPUBReader
+		bodies, err := mr.Read(r.Body, opts.MaxMsgSize, opts.MaxBodySize)
 		if err != nil {
 			code := "BAD_BODY"
 			var we *wire.Error
@@ -330,10 +326,7 @@ func (s *httpHandler) mpub(w http.ResponseWriter, r *http.Request, _ string) (an
 			}
 			return nil, errf(http.StatusRequestEntityTooLarge, code)
 		}
-		msgs = make([]*Message, 0, len(bodies))
-		for _, b := range bodies {
-			msgs = append(msgs, NewMessage(t.NewMessageID(), b))
-		}
+		msgs = newMessageBatch(t, bodies)
 	} else {
 		readMax := opts.MaxBodySize + 1
 		rd := bufio.NewReader(io.LimitReader(r.Body, readMax))

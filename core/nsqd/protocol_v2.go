@@ -562,15 +562,13 @@ func (c *client) mpub(params [][]byte) ([]byte, error) {
 	if int64(size) > opts.MaxBodySize {
 		return nil, fatalf(wire.ErrCodeBadBody, "MPUB body too big %d > %d", size, opts.MaxBodySize)
 	}
-	body, err := c.reader.ReadBody(size)
-	if err != nil {
-		return nil, wire.Fatal(wire.ErrCodeBadBody, "MPUB failed to read message count")
-	}
-	c.mpubScratch, err = wire.ParseMPUB(body, opts.MaxMsgSize, opts.MaxBodySize, c.mpubScratch[:0])
+	// Like 1.3.0, the messages are read straight from the connection: the
+	// declared size is only checked above, never against the batch.
+	bodies, err := c.reader.ReadMPUB(opts.MaxMsgSize, opts.MaxBodySize)
 	if err != nil {
 		return nil, err
 	}
-	msgs := newMessageBatch(t, c.mpubScratch)
+	msgs := newMessageBatch(t, bodies)
 	if err := t.PutMessages(msgs); err != nil {
 		return nil, fatalf(wire.ErrCodeMPubFailed, "MPUB failed %s", err)
 	}

@@ -64,6 +64,20 @@ func (p *parser) readBody() ([]byte, error) {
 	return p.r.ReadBody(size)
 }
 
+// readMPUBBatch checks MPUB's declared size, then reads the batch from the
+// stream as nsqd does.
+func (p *parser) readMPUBBatch() error {
+	size, err := p.r.ReadSize()
+	if err != nil {
+		return err
+	}
+	if size <= 0 || int64(size) > benchMaxBodySize {
+		return errBench
+	}
+	p.msgs, err = p.r.ReadMPUB(benchMaxMsgSize, benchMaxBodySize)
+	return err
+}
+
 func (p *parser) readPUB() error {
 	params, err := p.r.ReadLine()
 	if err != nil {
@@ -88,12 +102,7 @@ func (p *parser) readMPUB() error {
 	if len(params) < 2 || string(params[0]) != "MPUB" {
 		return errBench
 	}
-	body, err := p.readBody()
-	if err != nil {
-		return err
-	}
-	p.msgs, err = ParseMPUB(body, benchMaxMsgSize, benchMaxBodySize, p.msgs[:0])
-	if err != nil {
+	if err := p.readMPUBBatch(); err != nil {
 		return err
 	}
 	p.n += int64(len(p.msgs))
@@ -137,10 +146,7 @@ func (p *parser) readAny() error {
 	case "PUB", "DPUB":
 		_, err = p.readBody()
 	case "MPUB":
-		var body []byte
-		if body, err = p.readBody(); err == nil {
-			p.msgs, err = ParseMPUB(body, benchMaxMsgSize, benchMaxBodySize, p.msgs[:0])
-		}
+		err = p.readMPUBBatch()
 	case "RDY":
 		if _, ok := ParseDecimal(params[1]); !ok {
 			err = errBench

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -24,6 +25,7 @@ type CommandReader struct {
 	params [][]byte
 	body   []byte
 	size   [4]byte
+	mpub   MPUBReader
 }
 
 // NewCommandReader wraps r in a reader with nsqd's 16 KiB line buffer.
@@ -91,41 +93,64 @@ func (c *CommandReader) ReadBody(n int32) ([]byte, error) {
 	return c.body, nil
 }
 
-// ParseMPUB splits an MPUB body ([u32 count]([u32 size][bytes])*count) into
-// its messages, appended to dst as slices of body. Errors carry the exact
-// V2 codes and texts; the caller has already checked the body size itself.
-// A body with bytes left over after the last message is rejected.
-func ParseMPUB(body []byte, maxMsgSize, maxBodySize int64, dst [][]byte) ([][]byte, error) {
-	if len(body) < 4 {
-		return dst, Fatal(ErrCodeBadBody, "MPUB failed to read message count")
+// MPUBReader reads the messages of MPUB batches, reusing its buffers.
+type MPUBReader struct {
+	buf  []byte
+	ends []int
+	msgs [][]byte
+	size [4]byte
+}
+
+// Read reads an MPUB batch the way nsqd 1.3.0 does: [u32 count], then count
+// size-prefixed messages, straight from r. The body size the command
+// declared is not consulted (the caller checks it against 0 and the
+// maximum only): clients exist that declare less or more than the batch
+// holds, and the next command starts right after the last message. The
+// limits are 1.3.0's: count in 1 … (maxBodySize-4)/5, each message 1 …
+// maxMsgSize bytes. Errors carry the exact V2 codes and texts. The returned
+// messages are slices of the reader's buffer, valid until the next Read.
+func (m *MPUBReader) Read(r io.Reader, maxMsgSize, maxBodySize int64) ([][]byte, error) {
+	if int64(cap(m.buf)) > maxBodySize {
+		m.buf = nil // a huge batch does not pin its memory to the connection
 	}
-	count := int32(binary.BigEndian.Uint32(body[:4]))
+	m.buf, m.ends, m.msgs = m.buf[:0], m.ends[:0], m.msgs[:0]
+	if _, err := io.ReadFull(r, m.size[:]); err != nil {
+		return nil, Fatal(ErrCodeBadBody, "MPUB failed to read message count")
+	}
+	count := int32(binary.BigEndian.Uint32(m.size[:]))
 	if count <= 0 || int64(count) > (maxBodySize-4)/5 {
-		return dst, Fatal(ErrCodeBadBody, "MPUB invalid message count "+strconv.Itoa(int(count)))
+		return nil, Fatal(ErrCodeBadBody, "MPUB invalid message count "+strconv.Itoa(int(count)))
 	}
-	pos := 4
 	for i := 0; i < int(count); i++ {
-		if len(body)-pos < 4 {
-			return dst, Fatal(ErrCodeBadMessage, "MPUB failed to read message("+strconv.Itoa(i)+") body size")
+		if _, err := io.ReadFull(r, m.size[:]); err != nil {
+			return nil, Fatal(ErrCodeBadMessage, "MPUB failed to read message("+strconv.Itoa(i)+") body size")
 		}
-		size := int32(binary.BigEndian.Uint32(body[pos : pos+4]))
-		pos += 4
+		size := int32(binary.BigEndian.Uint32(m.size[:]))
 		if size <= 0 {
-			return dst, Fatal(ErrCodeBadMessage, "MPUB invalid message("+strconv.Itoa(i)+") body size "+strconv.Itoa(int(size)))
+			return nil, Fatal(ErrCodeBadMessage, "MPUB invalid message("+strconv.Itoa(i)+") body size "+strconv.Itoa(int(size)))
 		}
 		if int64(size) > maxMsgSize {
-			return dst, Fatal(ErrCodeBadMessage, "MPUB message too big "+strconv.Itoa(int(size))+" > "+strconv.FormatInt(maxMsgSize, 10))
+			return nil, Fatal(ErrCodeBadMessage, "MPUB message too big "+strconv.Itoa(int(size))+" > "+strconv.FormatInt(maxMsgSize, 10))
 		}
-		if len(body)-pos < int(size) {
-			return dst, Fatal(ErrCodeBadMessage, "MPUB failed to read message body")
+		n := len(m.buf)
+		m.buf = slices.Grow(m.buf, int(size))[:n+int(size)]
+		if _, err := io.ReadFull(r, m.buf[n:]); err != nil {
+			return nil, Fatal(ErrCodeBadMessage, "MPUB failed to read message body")
 		}
-		dst = append(dst, body[pos:pos+int(size)])
-		pos += int(size)
+		m.ends = append(m.ends, len(m.buf))
 	}
-	if pos != len(body) {
-		return dst, Fatal(ErrCodeBadBody, "MPUB body size "+strconv.Itoa(len(body))+" does not match its messages ("+strconv.Itoa(pos)+" bytes)")
+	start := 0
+	for _, end := range m.ends {
+		m.msgs = append(m.msgs, m.buf[start:end:end])
+		start = end
 	}
-	return dst, nil
+	return m.msgs, nil
+}
+
+// ReadMPUB reads an MPUB batch from the connection (see MPUBReader.Read);
+// call it after the command's declared body size has been read and checked.
+func (c *CommandReader) ReadMPUB(maxMsgSize, maxBodySize int64) ([][]byte, error) {
+	return c.mpub.Read(c.r, maxMsgSize, maxBodySize)
 }
 
 // ParseDecimal parses an unsigned decimal made of digits only. An empty

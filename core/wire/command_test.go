@@ -313,9 +313,15 @@ func mpubError(t *testing.T, err error) *Error {
 	return pe
 }
 
+// readMPUB reads one batch from body through a fresh MPUBReader.
+func readMPUB(body []byte, maxMsg, maxBody int64) ([][]byte, error) {
+	var mr MPUBReader
+	return mr.Read(bytes.NewReader(body), maxMsg, maxBody)
+}
+
 // tcp-protocol.md 1.5.12, steps 8 to 10, with max-msg-size 100 and
 // max-body-size 1000 (so the largest count is (1000-4)/5 = 199).
-func TestParseMPUBErrors(t *testing.T) {
+func TestReadMPUBErrors(t *testing.T) {
 	const maxMsg, maxBody = 100, 1000
 	msg := func(b string) []byte { return cat(u32(uint32(len(b))), []byte(b)) }
 	tests := []struct {
@@ -347,7 +353,7 @@ func TestParseMPUBErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseMPUB(tt.body, maxMsg, maxBody, nil)
+			_, err := readMPUB(tt.body, maxMsg, maxBody)
 			pe := mpubError(t, err)
 			if got := pe.Error(); got != tt.want {
 				t.Fatalf("error %q, want %q", got, tt.want)
@@ -356,19 +362,23 @@ func TestParseMPUBErrors(t *testing.T) {
 	}
 }
 
-// Bytes left after the last message are rejected with E_BAD_BODY.
-func TestParseMPUBLeftover(t *testing.T) {
+// Bytes after the last message are not part of the batch: the reader stops
+// right after it, as 1.3.0 does, and the stream goes on from there.
+func TestReadMPUBStopsAfterLastMessage(t *testing.T) {
 	for _, extra := range [][]byte{{0}, []byte("xyz"), u32(1), cat(u32(1), []byte("a"))} {
-		body := cat(u32(1), u32(1), []byte("a"), extra)
-		_, err := ParseMPUB(body, 100, 1000, nil)
-		pe := mpubError(t, err)
-		if pe.Code != ErrCodeBadBody || !strings.HasPrefix(pe.Desc, "MPUB ") {
-			t.Errorf("leftover % x: error %q, want E_BAD_BODY MPUB ...", extra, pe.Error())
+		src := bytes.NewReader(cat(u32(1), u32(1), []byte("a"), extra))
+		var mr MPUBReader
+		got, err := mr.Read(src, 100, 1000)
+		if err != nil || !equalStrings(paramStrings(got), []string{"a"}) {
+			t.Fatalf("extra % x: %q, %v", extra, paramStrings(got), err)
+		}
+		if rest, _ := io.ReadAll(src); !bytes.Equal(rest, extra) {
+			t.Fatalf("left in the stream: % x, want % x", rest, extra)
 		}
 	}
 }
 
-func TestParseMPUBValid(t *testing.T) {
+func TestReadMPUBValid(t *testing.T) {
 	const maxMsg, maxBody = 100, 1000
 	tests := []struct {
 		name   string
@@ -384,17 +394,12 @@ func TestParseMPUBValid(t *testing.T) {
 			for _, b := range tt.bodies {
 				in = append(in, []byte(b))
 			}
-			body := EncodeMPUBBody(in)
-			got, err := ParseMPUB(body, maxMsg, maxBody, nil)
+			got, err := readMPUB(EncodeMPUBBody(in), maxMsg, maxBody)
 			if err != nil {
-				t.Fatalf("ParseMPUB: %v", err)
+				t.Fatalf("ReadMPUB: %v", err)
 			}
 			if s := paramStrings(got); !equalStrings(s, tt.bodies) {
-				t.Fatalf("ParseMPUB = %q, want %q", s, tt.bodies)
-			}
-			// Messages alias the body.
-			if &got[0][0] != &body[8] {
-				t.Fatalf("first message does not alias the body")
+				t.Fatalf("ReadMPUB = %q, want %q", s, tt.bodies)
 			}
 		})
 	}
@@ -405,10 +410,7 @@ func TestParseMPUBValid(t *testing.T) {
 		many = append(many, []byte{byte(i)})
 	}
 	body := EncodeMPUBBody(many)
-	if len(body) != 999 {
-		t.Fatalf("fixture length %d", len(body))
-	}
-	got, err := ParseMPUB(body, maxMsg, maxBody, nil)
+	got, err := readMPUB(body, maxMsg, maxBody)
 	if err != nil || len(got) != 199 {
 		t.Fatalf("199 messages: %d, %v", len(got), err)
 	}
@@ -418,21 +420,37 @@ func TestParseMPUBValid(t *testing.T) {
 		}
 	}
 	// With max-body-size 998 the same count is too large: (998-4)/5 = 198.
-	_, err = ParseMPUB(body, maxMsg, 998, nil)
+	_, err = readMPUB(body, maxMsg, 998)
 	if pe := mpubError(t, err); pe.Error() != "E_BAD_BODY MPUB invalid message count 199" {
 		t.Fatalf("error %q", pe.Error())
 	}
 
-	// dst is appended to, and can be reused.
-	dst := [][]byte{[]byte("keep")}
-	got, err = ParseMPUB(EncodeMPUBBody([][]byte{[]byte("a"), []byte("b")}), maxMsg, maxBody, dst)
-	if err != nil || !equalStrings(paramStrings(got), []string{"keep", "a", "b"}) {
-		t.Fatalf("append to dst: %q %v", paramStrings(got), err)
+	// One reader, reused: each batch replaces the last.
+	var mr MPUBReader
+	src := bytes.NewReader(cat(EncodeMPUBBody([][]byte{[]byte("a"), []byte("b")}), EncodeMPUBBody([][]byte{[]byte("c")})))
+	first, err := mr.Read(src, maxMsg, maxBody)
+	if err != nil || !equalStrings(paramStrings(first), []string{"a", "b"}) {
+		t.Fatalf("first batch: %q %v", paramStrings(first), err)
 	}
-	prev := got
-	got, err = ParseMPUB(EncodeMPUBBody([][]byte{[]byte("c")}), maxMsg, maxBody, prev[:0])
-	if err != nil || !equalStrings(paramStrings(got), []string{"c"}) || &got[0] != &prev[0] {
-		t.Fatalf("reuse dst: %q %v", paramStrings(got), err)
+	second, err := mr.Read(src, maxMsg, maxBody)
+	if err != nil || !equalStrings(paramStrings(second), []string{"c"}) {
+		t.Fatalf("second batch: %q %v", paramStrings(second), err)
+	}
+
+	// A batch larger than max-body-size (1.3.0 reads it: only the count and
+	// each message are bounded) does not stay pinned to the reader.
+	big := make([][]byte, 20)
+	for i := range big {
+		big[i] = bytes.Repeat([]byte{'b'}, maxMsg)
+	}
+	if got, err := mr.Read(bytes.NewReader(EncodeMPUBBody(big)), maxMsg, maxBody); err != nil || len(got) != 20 {
+		t.Fatalf("2000-byte batch under max-body-size 1000: %d, %v", len(got), err)
+	}
+	if _, err := mr.Read(bytes.NewReader(EncodeMPUBBody([][]byte{[]byte("d")})), maxMsg, maxBody); err != nil {
+		t.Fatal(err)
+	}
+	if cap(mr.buf) > maxBody {
+		t.Fatalf("reader kept a %d-byte buffer after a small batch", cap(mr.buf))
 	}
 }
 
@@ -539,8 +557,7 @@ func TestCommandEncoding(t *testing.T) {
 	}
 }
 
-// Commands written with the builders read back through CommandReader and
-// ParseMPUB.
+// Commands written with the builders read back through CommandReader.
 func TestCommandRoundTrip(t *testing.T) {
 	mpubBodies := [][]byte{[]byte("m1"), []byte("message two"), {0, '\n', ' ', 0xff}}
 	cmds := []*Command{
@@ -598,20 +615,21 @@ func TestCommandRoundTrip(t *testing.T) {
 		if err != nil || int(size) != len(c.Body) {
 			t.Fatalf("%d: ReadSize = %d, %v", i, size, err)
 		}
-		body, err := r.ReadBody(size)
-		if err != nil || !bytes.Equal(body, c.Body) {
-			t.Fatalf("%d: ReadBody = %q, %v", i, body, err)
-		}
 		if string(params[0]) == "MPUB" {
-			msgs, err := ParseMPUB(body, 1024, 1024*1024, nil)
+			msgs, err := r.ReadMPUB(1024, 1024*1024)
 			if err != nil || len(msgs) != len(mpubBodies) {
-				t.Fatalf("ParseMPUB: %d, %v", len(msgs), err)
+				t.Fatalf("ReadMPUB: %d, %v", len(msgs), err)
 			}
 			for j := range msgs {
 				if !bytes.Equal(msgs[j], mpubBodies[j]) {
 					t.Fatalf("MPUB message %d = %q", j, msgs[j])
 				}
 			}
+			continue
+		}
+		body, err := r.ReadBody(size)
+		if err != nil || !bytes.Equal(body, c.Body) {
+			t.Fatalf("%d: ReadBody = %q, %v", i, body, err)
 		}
 	}
 	if _, err := r.ReadLine(); err != io.EOF {

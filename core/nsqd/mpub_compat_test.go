@@ -1,0 +1,122 @@
+package nsqd
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nsqkit/nsqkit/core/wire"
+)
+
+// mpubProbe is the byte sequence of issue 7: MPUB probe_t with the given
+// declared body size, a batch of foo, bar, baz (25 real bytes), then PUB qux
+// on the same connection.
+func mpubProbe(declared uint32) []byte {
+	b := []byte("MPUB probe_t\n")
+	b = binary.BigEndian.AppendUint32(b, declared)
+	b = append(b, wire.EncodeMPUBBody([][]byte{[]byte("foo"), []byte("bar"), []byte("baz")})...)
+	return append(b, wire.Publish("probe_t", []byte("qux")).Append(nil)...)
+}
+
+// TestMPUBDeclaredSizeLikeOriginal: NSQ 1.3.0 checks an MPUB's declared body
+// size only against 0 and --max-body-size, then reads the batch from the
+// connection; published clients declare less (the sum of the message
+// lengths) or more than the batch holds. Each declared size answers OK, OK
+// and queues the four messages in order, as NSQ 1.3.0 does.
+func TestMPUBDeclaredSizeLikeOriginal(t *testing.T) {
+	for _, declared := range []uint32{9, 25, 100, 1} {
+		t.Run(fmt.Sprint(declared), func(t *testing.T) {
+			n := startNSQD(t, testOptions(t))
+			r := dialRaw(t, n)
+			r.write(wire.MagicV2)
+			r.write(mpubProbe(declared))
+			r.expect(wire.FrameTypeResponse, "OK")
+			r.expect(wire.FrameTypeResponse, "OK")
+			tp, err := n.GetExistingTopic("probe_t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := tp.Depth(); d != 4 {
+				t.Fatalf("topic depth %d, want 4", d)
+			}
+			// the connection goes on: one more PUB is answered
+			r.cmd(wire.Publish("probe_t", []byte("quux")))
+			r.expect(wire.FrameTypeResponse, "OK")
+
+			c := dialRaw(t, n)
+			c.write(wire.MagicV2)
+			c.cmd(wire.Subscribe("probe_t", "ch"))
+			c.expect(wire.FrameTypeResponse, "OK")
+			c.cmd(wire.Ready(10))
+			var got []string
+			for range 5 {
+				ft, data, err := c.frame()
+				if err != nil || ft != wire.FrameTypeMessage {
+					t.Fatalf("frame %d %q, %v", ft, data, err)
+				}
+				m, err := wire.DecodeMessage(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, string(m.Body))
+			}
+			if fmt.Sprint(got) != "[foo bar baz qux quux]" {
+				t.Fatalf("delivered %q", got)
+			}
+		})
+	}
+}
+
+// A batch larger than --max-body-size is accepted when its count and each
+// message are within bounds (1.3.0 bounds nothing else), on TCP with a
+// declared size under the limit and on HTTP with a chunked body; bytes after
+// the last message of an HTTP binary body are ignored.
+func TestMPUBBatchBoundsLikeOriginal(t *testing.T) {
+	opts := testOptions(t)
+	opts.MaxMsgSize = 100
+	opts.MaxBodySize = 1000
+	n := startNSQD(t, opts)
+	batch := make([][]byte, 30) // 30 × (4+100) bytes, over 1000
+	for i := range batch {
+		batch[i] = bytes.Repeat([]byte{'a' + byte(i%26)}, 100)
+	}
+	body := wire.EncodeMPUBBody(batch)
+
+	r := dialRaw(t, n)
+	r.write(wire.MagicV2)
+	r.write(append(binary.BigEndian.AppendUint32([]byte("MPUB big\n"), 1000), body...))
+	r.expect(wire.FrameTypeResponse, "OK")
+
+	// chunked: no Content-Length for the early BODY_TOO_BIG check
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(body)
+		pw.Write([]byte("trailing bytes"))
+		pw.Close()
+	}()
+	req, err := http.NewRequest("POST", hURL(n, "/mpub?topic=big&binary=true"), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "OK" {
+		t.Fatalf("chunked binary /mpub: %d %q", resp.StatusCode, b)
+	}
+	hPost(t, n, "/mpub?topic=big&binary=true", string(wire.EncodeMPUBBody(batch[:1]))+"xyz").expectV1(t, "trailing bytes", 200, "OK")
+	tp, err := n.GetExistingTopic("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := tp.Depth(); d != 61 {
+		t.Fatalf("topic depth %d, want 61", d)
+	}
+}
