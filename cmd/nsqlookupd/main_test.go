@@ -18,7 +18,6 @@ import (
 	"github.com/nsqkit/nsqkit/core/logger"
 	"github.com/nsqkit/nsqkit/core/nsqlookupd"
 	"github.com/nsqkit/nsqkit/core/version"
-	"github.com/nsqkit/nsqkit/internal/testutil"
 )
 
 func noEnv(string) string { return "" }
@@ -279,7 +278,7 @@ func TestRunSignal(t *testing.T) {
 		}()
 		re := regexp.MustCompile(`HTTP: listening on (127\.0\.0\.1:\d+)`)
 		var addr string
-		testutil.Eventually(t, 10*time.Second, "nsqlookupd to start", func() bool {
+		for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(5 * time.Millisecond) {
 			select {
 			case code := <-done:
 				t.Fatalf("exited early (%d): %s", code, stderr.String())
@@ -287,10 +286,10 @@ func TestRunSignal(t *testing.T) {
 			}
 			if m := re.FindStringSubmatch(stderr.String()); m != nil {
 				addr = m[1]
-				return true
+			} else if time.Now().After(deadline) {
+				t.Fatal("timed out waiting for nsqlookupd to start")
 			}
-			return false
-		})
+		}
 		resp, err := http.Get("http://" + addr + "/ping")
 		if err != nil {
 			t.Fatal(err)

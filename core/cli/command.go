@@ -64,6 +64,11 @@ type Command struct {
 	// Flags are the binary's flags, in help order.
 	Flags []*Flag
 
+	// BriefUsage makes usage errors one line and a hint to run --help
+	// (the tools), instead of the error followed by the whole usage text
+	// (the daemons, like NSQ's).
+	BriefUsage bool
+
 	// Stdout receives help and version output; Stderr usage errors.
 	// Nil means os.Stdout / os.Stderr.
 	Stdout, Stderr io.Writer
@@ -124,8 +129,7 @@ func (c *Command) Parse(args []string) ([]string, error) {
 			_ = ucli.ShowAppHelp(cc)
 		},
 		OnUsageError: func(_ *ucli.Context, err error, _ bool) error {
-			fmt.Fprintf(stderr, "%s\n\n%s", err, usage)
-			return &UsageError{Err: err}
+			return c.usageError(stderr, err, usage)
 		},
 		ExitErrHandler: func(*ucli.Context, error) {},
 		Action: func(cc *ucli.Context) error {
@@ -143,8 +147,7 @@ func (c *Command) Parse(args []string) ([]string, error) {
 		var ue *UsageError
 		if !errors.As(err, &ue) {
 			// A flag's Apply or urfave itself failed: still bad usage.
-			fmt.Fprintf(stderr, "%s\n\n%s", err, usage)
-			err = &UsageError{Err: err}
+			err = c.usageError(stderr, err, usage)
 		}
 		return nil, err
 	}
@@ -159,6 +162,32 @@ func (c *Command) Parse(args []string) ([]string, error) {
 		return nil, err
 	}
 	return rest, nil
+}
+
+// usageError prints a command-line error and returns it as a *UsageError.
+func (c *Command) usageError(stderr io.Writer, err error, usage string) error {
+	if c.BriefUsage {
+		fmt.Fprintf(stderr, "%s: %s\nRun '%s --help' for usage.\n", c.Name, err, c.Name)
+	} else {
+		fmt.Fprintf(stderr, "%s\n\n%s", err, usage)
+	}
+	return &UsageError{Err: err}
+}
+
+// Usage reports err, found after Parse while checking the values given
+// (a missing or contradictory flag), as a usage error: printed to Stderr
+// like Parse's own (one line and a hint with BriefUsage) and returned as a
+// *UsageError, so ExitCode gives 2.
+func (c *Command) Usage(err error) error {
+	stderr := c.Stderr
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	usage := ""
+	if !c.BriefUsage {
+		usage = c.usage(c.Flags)
+	}
+	return c.usageError(stderr, err, usage)
 }
 
 // resolve applies the environment and the config file to the flags not

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testcerts"
 	"github.com/nsqkit/nsqkit/core/wire"
-	"github.com/nsqkit/nsqkit/internal/testcerts"
 )
 
 // recorder is a ConnHandler that records what it gets.

@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/logger"
 	"github.com/nsqkit/nsqkit/core/nsqd"
 	"github.com/nsqkit/nsqkit/core/nsqlookupd"
-	"github.com/nsqkit/nsqkit/internal/testutil"
 	"go.uber.org/goleak"
 )
 

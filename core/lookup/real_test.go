@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/lookup"
 	"github.com/nsqkit/nsqkit/core/nsqd"
 	"github.com/nsqkit/nsqkit/core/nsqlookupd"
-	"github.com/nsqkit/nsqkit/internal/testutil"
 )
 
 // realCluster starts one nsqlookupd and two nsqd in process, the nsqds

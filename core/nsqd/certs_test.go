@@ -3,7 +3,7 @@ package nsqd
 import (
 	"testing"
 
-	"github.com/nsqkit/nsqkit/internal/testcerts"
+	"github.com/nsqkit/nsqkit/core/internal/testcerts"
 )
 
 type testCerts = testcerts.Certs

@@ -19,10 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/logger"
 	"github.com/nsqkit/nsqkit/core/version"
 	"github.com/nsqkit/nsqkit/core/wire"
-	"github.com/nsqkit/nsqkit/internal/testutil"
 )
 
 // ---- helpers ----

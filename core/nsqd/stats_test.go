@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/nsqio/go-nsq"
+	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/version"
 	"github.com/nsqkit/nsqkit/core/wire"
-	"github.com/nsqkit/nsqkit/internal/testutil"
 )
 
 // runDependent are the values a fixture run cannot fix.

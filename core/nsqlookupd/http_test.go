@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/version"
-	"github.com/nsqkit/nsqkit/internal/testutil"
 )
 
 // ---- errors.md ----

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/version"
-	"github.com/nsqkit/nsqkit/internal/testutil"
 )
 
 func TestV1BadMagic(t *testing.T) {

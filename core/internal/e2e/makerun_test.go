@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// TestMakeRunCluster runs the script behind `make run` on its default
+// TestMakeRunCluster runs the program behind `make run` on its default
 // ports: nsqlookupd and nsqd come up, nsqd registers, SIGINT stops both
 // with exit status 0 and nsqd's metadata written. Skipped when a default
 // port is taken (e.g. a developer's own `make run`).
@@ -23,11 +23,13 @@ func TestMakeRunCluster(t *testing.T) {
 		l.Close()
 	}
 	data := t.TempDir()
-	cmd := exec.Command("../scripts/cluster.sh")
-	cmd.Env = append(os.Environ(), "BIN="+binDir, "DATA="+data)
+	devcluster := filepath.Join(t.TempDir(), "devcluster")
+	if out, err := exec.Command("go", "build", "-o", devcluster, "github.com/nsqkit/nsqkit/core/internal/devcluster").CombinedOutput(); err != nil {
+		t.Fatalf("building devcluster: %v\n%s", err, out)
+	}
+	cmd := exec.Command(devcluster, "--bin", binDir, "--data", data)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so cleanup can kill the daemons too
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +38,14 @@ func TestMakeRunCluster(t *testing.T) {
 	exited := false
 	defer func() {
 		if !exited {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
+			// devcluster stops its daemons on SIGTERM
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
 		}
 		if t.Failed() {
 			t.Logf("output:\n%s", tail(out.String(), 40))
@@ -60,10 +68,10 @@ func TestMakeRunCluster(t *testing.T) {
 	case err := <-done:
 		exited = true
 		if err != nil {
-			t.Fatalf("cluster script: %v", err)
+			t.Fatalf("devcluster: %v", err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("cluster script did not stop after SIGINT")
+		t.Fatal("devcluster did not stop after SIGINT")
 	}
 	if _, err := os.Stat(filepath.Join(data, "nsqd.dat")); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nsqio/go-nsq"
 
-	"github.com/nsqkit/nsqkit/internal/testcerts"
+	"github.com/nsqkit/nsqkit/core/internal/testcerts"
 )
 
 // TestNSQDGoNSQTransports: go-nsq consumers over every transport the
