@@ -278,7 +278,7 @@ func (c *client) applyIdentifyLocked(r *wire.IdentifyRequest) error {
 		c.heartbeatNS.Store(0)
 	case hb == 0:
 		c.heartbeatNS.Store(int64(opts.ClientTimeout / 2))
-	case hb >= 1000 && time.Duration(hb)*time.Millisecond <= opts.MaxHeartbeatInterval:
+	case hb >= 1000 && hb <= int(opts.MaxHeartbeatInterval/time.Millisecond):
 		c.heartbeatNS.Store(int64(time.Duration(hb) * time.Millisecond))
 	default:
 		return fatalf(wire.ErrCodeBadBody, "IDENTIFY heartbeat interval (%d) is invalid", hb)
@@ -288,7 +288,7 @@ func (c *client) applyIdentifyLocked(r *wire.IdentifyRequest) error {
 		c.outputBufferTimeout = 0
 	case t == 0:
 		c.outputBufferTimeout = opts.OutputBufferTimeout
-	case time.Duration(t)*time.Millisecond >= opts.MinOutputBufferTimeout && time.Duration(t)*time.Millisecond <= opts.MaxOutputBufferTimeout:
+	case t >= int(opts.MinOutputBufferTimeout/time.Millisecond) && t <= int(opts.MaxOutputBufferTimeout/time.Millisecond):
 		c.outputBufferTimeout = time.Duration(t) * time.Millisecond
 	default:
 		return fatalf(wire.ErrCodeBadBody, "IDENTIFY output buffer timeout (%d) is invalid", t)
@@ -310,7 +310,7 @@ func (c *client) applyIdentifyLocked(r *wire.IdentifyRequest) error {
 	switch t := r.MsgTimeout; {
 	case t == 0:
 		c.msgTimeout = opts.MsgTimeout
-	case t >= 1000 && time.Duration(t)*time.Millisecond <= opts.MaxMsgTimeout:
+	case t >= 1000 && t <= int(opts.MaxMsgTimeout/time.Millisecond):
 		c.msgTimeout = time.Duration(t) * time.Millisecond
 	default:
 		return fatalf(wire.ErrCodeBadBody, "IDENTIFY msg timeout (%d) is invalid", t)
@@ -375,9 +375,9 @@ func (c *client) rdy(params [][]byte) ([]byte, error) {
 		if !ok {
 			return nil, fatalf(wire.ErrCodeInvalid, "RDY could not parse count %s", params[1])
 		}
-		count = v
+		count = int64(v) // a 20-digit count wraps, as in 1.3.0
 	}
-	if max := c.nsqd.opts.MaxRdyCount; count > max {
+	if max := c.nsqd.opts.MaxRdyCount; count < 0 || count > max {
 		return nil, fatalf(wire.ErrCodeInvalid, "RDY count %d out of range 0-%d", count, max)
 	}
 	c.setReady(count)
@@ -421,8 +421,12 @@ func (c *client) req(params [][]byte) ([]byte, error) {
 	if !ok {
 		return nil, fatalf(wire.ErrCodeInvalid, "REQ could not parse timeout %s", params[2])
 	}
+	// 1.3.0's arithmetic, overflow included: the product wraps, and what
+	// ends up negative is clamped to 0, what is too large to the maximum.
 	delay := time.Duration(ms) * time.Millisecond
-	if max := c.nsqd.opts.MaxReqTimeout; delay > max || ms > int64(max/time.Millisecond) {
+	if max := c.nsqd.opts.MaxReqTimeout; delay < 0 {
+		delay = 0
+	} else if delay > max {
 		delay = max
 	}
 	if err := c.channel.requeue(c.id, id, delay); err != nil {
@@ -519,9 +523,10 @@ func (c *client) dpub(params [][]byte) ([]byte, error) {
 	if !ok {
 		return nil, fatalf(wire.ErrCodeInvalid, "DPUB could not parse timeout %s", params[2])
 	}
-	maxMS := int64(c.nsqd.opts.MaxReqTimeout / time.Millisecond)
-	if ms > maxMS {
-		return nil, fatalf(wire.ErrCodeInvalid, "DPUB timeout %d out of range 0-%d", ms, maxMS)
+	// 1.3.0's arithmetic, overflow included (the product wraps)
+	deferral := time.Duration(ms) * time.Millisecond
+	if max := c.nsqd.opts.MaxReqTimeout; deferral < 0 || deferral > max {
+		return nil, fatalf(wire.ErrCodeInvalid, "DPUB timeout %d out of range 0-%d", ms, int64(max/time.Millisecond))
 	}
 	body, err := c.readMessageBody("DPUB")
 	if err != nil {

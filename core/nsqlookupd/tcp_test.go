@@ -134,7 +134,7 @@ func TestV1Errors(t *testing.T) {
 			"E_BAD_BODY IDENTIFY missing fields"},
 		{"zero port", false, "IDENTIFY\n" + body(`{"version":"1.3.0","tcp_port":0,"http_port":4151,"broadcast_address":"b"}`), false,
 			"E_BAD_BODY IDENTIFY missing fields"},
-		{"empty body", false, "IDENTIFY\n\x00\x00\x00\x00", false, "E_BAD_BODY IDENTIFY invalid body size 0"},
+		{"empty body", false, "IDENTIFY\n\x00\x00\x00\x00", false, "E_BAD_BODY IDENTIFY failed to decode JSON body"}, // as 1.3.0
 		{"negative size", false, "IDENTIFY\n\xff\xff\xff\xfe", false, "E_BAD_BODY IDENTIFY invalid body size -2"},
 		{"body over 5 MiB", false, "IDENTIFY\n\x00\x50\x00\x01", false, "E_BAD_BODY IDENTIFY invalid body size 5242881"},
 	} {

@@ -133,7 +133,7 @@ func (p *parser) readRDY() error {
 	if !ok {
 		return errBench
 	}
-	p.n += n
+	p.n += int64(n)
 	return nil
 }
 

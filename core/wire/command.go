@@ -153,19 +153,17 @@ func (c *CommandReader) ReadMPUB(maxMsgSize, maxBodySize int64) ([][]byte, error
 	return c.mpub.Read(c.r, maxMsgSize, maxBodySize)
 }
 
-// ParseDecimal parses an unsigned decimal made of digits only. An empty
-// input is 0 (as in nsqd). It reports false on any other byte or overflow.
-func ParseDecimal(b []byte) (int64, bool) {
-	var n int64
+// ParseDecimal parses an unsigned decimal made of digits only, the way
+// nsqd 1.3.0 does: an empty input is 0, any other byte fails, and a number
+// past 2^64-1 wraps around (1.3.0 accepts such RDY, REQ and DPUB values
+// and judges what they wrap to).
+func ParseDecimal(b []byte) (uint64, bool) {
+	var n uint64
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		d := int64(c - '0')
-		if n > (1<<63-1-d)/10 {
-			return 0, false
-		}
-		n = n*10 + d
+		n = n*10 + uint64(c-'0')
 	}
 	return n, true
 }

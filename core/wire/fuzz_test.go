@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math/big"
 	"strconv"
 	"strings"
 	"testing"
@@ -24,8 +25,9 @@ func hasBody(name string) bool {
 	return false
 }
 
-// refParseDecimal is an independent model of ParseDecimal.
-func refParseDecimal(b []byte) (int64, bool) {
+// refParseDecimal is an independent model of ParseDecimal: big-number
+// arithmetic, then the value modulo 2^64.
+func refParseDecimal(b []byte) (uint64, bool) {
 	for _, c := range b {
 		if c < '0' || c > '9' {
 			return 0, false
@@ -34,11 +36,8 @@ func refParseDecimal(b []byte) (int64, bool) {
 	if len(b) == 0 {
 		return 0, true
 	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return n, true
+	n, _ := new(big.Int).SetString(string(b), 10)
+	return n.Mod(n, new(big.Int).Lsh(big.NewInt(1), 64)).Uint64(), true
 }
 
 // checkCommandStream reads data through a CommandReader over src and checks

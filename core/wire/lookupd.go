@@ -22,7 +22,7 @@ const MaxV1LineLength = 16 * 1024
 
 // MaxV1BodySize bounds the IDENTIFY body. v1.3.0 reads whatever size the
 // peer announces (and crashes on a negative one); ReadBody rejects sizes
-// above this or not above 0 with a fatal E_BAD_BODY.
+// above this or below 0 with a fatal E_BAD_BODY.
 const MaxV1BodySize = 5 * 1024 * 1024
 
 // V1Reader reads V1 command lines and bodies from a connection.
@@ -54,15 +54,16 @@ func (v *V1Reader) ReadCommand() ([]string, error) {
 
 // ReadBody reads the [u32 size][data] body that follows cmd's line. The
 // errors are fatal E_BAD_BODY: "<cmd> failed to read body size",
-// "<cmd> invalid body size <n>" (n <= 0 or n > maxSize) and
-// "<cmd> failed to read body".
+// "<cmd> invalid body size <n>" (n < 0, where 1.3.0 crashes, or
+// n > maxSize) and "<cmd> failed to read body". Size 0 is an empty body,
+// as in 1.3.0 (whose JSON decoding then fails).
 func (v *V1Reader) ReadBody(cmd string, maxSize int32) ([]byte, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(v.r, hdr[:]); err != nil {
 		return nil, Fatal(ErrCodeBadBody, cmd+" failed to read body size")
 	}
 	size := int32(binary.BigEndian.Uint32(hdr[:]))
-	if size <= 0 || size > maxSize {
+	if size < 0 || size > maxSize {
 		return nil, Fatal(ErrCodeBadBody, cmd+" invalid body size "+strconv.Itoa(int(size)))
 	}
 	// grow with the data actually received rather than trusting the size

@@ -104,7 +104,7 @@ func checkV1Stream(t *testing.T, data []byte, src io.Reader) {
 		}
 		size := int32(binary.BigEndian.Uint32(data[pos:]))
 		pos += 4
-		if size <= 0 || size > v1FuzzBodyCap {
+		if size < 0 || size > v1FuzzBodyCap {
 			expectV1Error(t, err, "E_BAD_BODY IDENTIFY invalid body size "+strconv.Itoa(int(size)))
 			return
 		}

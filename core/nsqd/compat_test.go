@@ -120,3 +120,63 @@ func TestMPUBBatchBoundsLikeOriginal(t *testing.T) {
 		t.Fatalf("topic depth %d, want 61", d)
 	}
 }
+
+// Numbers as 1.3.0 reads them: RDY, REQ and DPUB values of 20 digits wrap
+// around 2^64 (and are judged by what they wrap to); IDENTIFY's
+// millisecond settings are compared in milliseconds, so huge ones are
+// refused rather than overflowing into a tiny or negative duration.
+func TestNumbersLikeOriginal(t *testing.T) {
+	n := startNSQD(t, testOptions(t))
+	fatal := func(setup []string, input, want string) {
+		t.Helper()
+		r := dialRaw(t, n)
+		r.write(wire.MagicV2)
+		for _, s := range setup {
+			r.write([]byte(s))
+			r.expect(wire.FrameTypeResponse, "OK")
+		}
+		r.write([]byte(input))
+		r.expect(wire.FrameTypeError, want)
+		r.expectClosed()
+	}
+	identify := func(js string) string {
+		return string(append(binary.BigEndian.AppendUint32([]byte("IDENTIFY\n"), uint32(len(js))), js...))
+	}
+	fatal(nil, identify(`{"msg_timeout":9223372036854775807}`), "E_BAD_BODY IDENTIFY msg timeout (9223372036854775807) is invalid")
+	fatal(nil, identify(`{"msg_timeout":9223372036854776}`), "E_BAD_BODY IDENTIFY msg timeout (9223372036854776) is invalid")
+	fatal(nil, identify(`{"heartbeat_interval":9223372036854776}`), "E_BAD_BODY IDENTIFY heartbeat interval (9223372036854776) is invalid")
+	fatal(nil, identify(`{"heartbeat_interval":288230376151711743}`), "E_BAD_BODY IDENTIFY heartbeat interval (288230376151711743) is invalid")
+	fatal(nil, identify(`{"output_buffer_timeout":9223372036854775807}`), "E_BAD_BODY IDENTIFY output buffer timeout (9223372036854775807) is invalid")
+	sub := []string{"SUB numbers c\n"}
+	fatal(sub, "RDY 99999999999999999999\n", "E_INVALID RDY count 7766279631452241919 out of range 0-2500")
+	fatal(sub, "RDY 18446744073709551615\n", "E_INVALID RDY count -1 out of range 0-2500")
+	fatal(nil, "DPUB numbers 99999999999999999999\n", "E_INVALID DPUB timeout 7766279631452241919 out of range 0-3600000")
+
+	// REQ with a timeout whose milliseconds overflow is clamped to 0: the
+	// message comes straight back
+	for _, timeout := range []string{"99999999999999999999", "9223372036854775807"} {
+		t.Run("REQ "+timeout, func(t *testing.T) {
+			topic := "req_" + timeout[:4]
+			r := dialRaw(t, n)
+			r.write(wire.MagicV2)
+			r.cmd(wire.Publish(topic, []byte("m")))
+			r.expect(wire.FrameTypeResponse, "OK")
+			r.cmd(wire.Subscribe(topic, "c"))
+			r.expect(wire.FrameTypeResponse, "OK")
+			r.cmd(wire.Ready(1))
+			for attempt := uint16(1); attempt <= 2; attempt++ {
+				ft, data, err := r.frame()
+				if err != nil || ft != wire.FrameTypeMessage {
+					t.Fatalf("attempt %d: frame %d %q, %v", attempt, ft, data, err)
+				}
+				m, err := wire.DecodeMessage(data)
+				if err != nil || m.Attempts != attempt {
+					t.Fatalf("attempt %d: %+v, %v", attempt, m, err)
+				}
+				if attempt == 1 {
+					r.write([]byte("REQ " + string(m.ID[:]) + " " + timeout + "\n"))
+				}
+			}
+		})
+	}
+}
