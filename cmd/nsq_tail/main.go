@@ -90,30 +90,22 @@ func buildOptions(args []string, getenv func(string) string, stdout, stderr io.W
 		jsonOut     bool
 	)
 	cf := cli.NewClientFlags()
-	sharedFlags := cf.Flags("consumer-opt",
-		"nsqd TCP address to read from",
-		"nsqlookupd HTTP address to discover the topic's nsqd from")
-	shared := map[string]*cli.Flag{}
-	for _, f := range sharedFlags {
-		shared[f.Name] = f
-	}
 	flags := []*cli.Flag{
 		cli.Strings("topic", &topics, "NSQ topic to print; each topic gets its own consumer, all on --channel").WithKey(""),
 		cli.String("channel", &channel, "NSQ channel (default: a random tail<NNNNNN>#ephemeral)").WithKey(""),
-		shared["nsqd-tcp-address"],
-		shared["lookupd-http-address"],
+	}
+	flags = append(flags, cf.AddressFlags(
+		"nsqd TCP address to read from",
+		"nsqlookupd HTTP address to discover the topic's nsqd from")...)
+	flags = append(flags,
 		cli.Int("max-in-flight", &maxInFlight, "messages each topic's consumer may have in flight").WithKey(""),
 		cli.Int("n", &count, "exit (status 0) after this many messages of one topic; 0: run until stopped.\n"+
 			"max-in-flight is lowered to n when n is smaller").WithKey(""),
 		cli.Bool("print-topic", &printTopic, "start each line with \"<topic> | \"").WithKey(""),
 		cli.String("format", &format, "render each message with this Go text/template (see TEMPLATE)").WithPlaceholder("template").WithKey(""),
 		cli.Bool("json", &jsonOut, "print each message as one JSON object per line (see JSON)").WithKey(""),
-	}
-	for _, f := range sharedFlags {
-		if f.Name != "nsqd-tcp-address" && f.Name != "lookupd-http-address" {
-			flags = append(flags, f)
-		}
-	}
+	)
+	flags = append(flags, cf.ConnFlags("consumer-opt")...)
 	cmd := &cli.Command{
 		Name:        "nsq_tail",
 		Summary:     "nsq_tail prints the messages of NSQ topics to stdout, one per line.",
@@ -197,8 +189,10 @@ func buildOptions(args []string, getenv func(string) string, stdout, stderr io.W
 
 // description is the help text between the summary and the flags.
 var description = `Each message is printed when it arrives and finished (FIN) only once it was
-written to stdout; messages received but not printed (on -n, a signal or a
-closed stdout, as with nsq_tail ... | head) are requeued at once. Exactly one
+written to stdout (on Linux, when stdout is a pipe: once the reader has read
+it); messages received but not printed (on -n, a signal or a closed stdout, as
+with nsq_tail ... | head) are requeued at once. A reader such as head reads
+whole blocks, so what it read and dropped counts as delivered. Exactly one
 of --nsqd-tcp-address and --lookupd-http-address must be given. Diagnostics go
 to stderr. Exit status: 0 after -n messages, SIGINT/SIGTERM or a closed stdout;
 1 on a runtime failure; 2 on bad usage.

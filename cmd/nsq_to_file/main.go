@@ -95,22 +95,19 @@ func buildOptions(args []string, getenv func(string) string, stdout, stderr io.W
 	logPrefix := defaultLogPrefix
 	cf := cli.NewClientFlags()
 	hf := cli.NewHTTPClientFlags()
-	sharedFlags := cf.Flags("consumer-opt",
+	addrFlags := cf.AddressFlags(
 		"nsqd TCP address to consume from",
 		"nsqlookupd HTTP address to discover nsqd (and, without --topic, topics) from")
-	shared := map[string]*cli.Flag{}
-	for _, f := range sharedFlags {
-		shared[f.Name] = f
-	}
+	connFlags := cf.ConnFlags("consumer-opt")
 	flags := []*cli.Flag{
 		cli.Strings("topic", &o.Topics, "NSQ topic to archive; each topic gets its own consumer and files").WithKey(""),
 		cli.String("topic-pattern", &o.TopicPattern, "only archive topics matching this regular expression (unanchored);\n"+
 			"without --topic, topics are discovered from nsqlookupd").WithPlaceholder("regexp").WithKey(""),
 		cli.Duration("topic-refresh", &o.TopicRefresh, "how often to ask nsqlookupd for new topics (without --topic)").WithKey(""),
 		cli.String("channel", &o.Channel, "NSQ channel").WithKey(""),
-		shared["nsqd-tcp-address"],
-		shared["lookupd-http-address"],
-		shared["consumer-opt"],
+	}
+	flags = append(flags, addrFlags...)
+	flags = append(flags,
 		cli.Int("max-in-flight", &o.MaxInFlight, "messages each topic's consumer may have in flight; also the largest\n"+
 			"batch written between two fsyncs").WithKey(""),
 		cli.String("output-dir", &o.OutputDir, "directory to write finished files to").WithPlaceholder("dir").WithKey(""),
@@ -131,15 +128,9 @@ func buildOptions(args []string, getenv func(string) string, stdout, stderr io.W
 		cli.Bool("skip-empty-files", &o.SkipEmptyFiles, "on a timed rotation only close the file; open the next one when a\n"+
 			"message arrives").WithKey(""),
 		cli.String("log-prefix", &logPrefix, "text at the start of every log line").WithKey(""),
-	}
+	)
 	flags = append(flags, hf.Flags()...)
-	for _, f := range sharedFlags {
-		switch f.Name {
-		case "nsqd-tcp-address", "lookupd-http-address", "consumer-opt":
-		default:
-			flags = append(flags, f)
-		}
-	}
+	flags = append(flags, connFlags...)
 	cmd := &cli.Command{
 		Name:        "nsq_to_file",
 		Summary:     "nsq_to_file archives NSQ topics into rotating files, one message per line.",

@@ -70,11 +70,10 @@ func toFlags(o *options) []*cli.Flag {
 	flags := []*cli.Flag{
 		cli.String("topic", &o.Topic, "NSQ topic to publish to (required)").WithKey(""),
 	}
-	client := o.Client.Flags("producer-opt",
+	flags = append(flags, o.Client.AddressFlags(
 		"nsqd TCP address to publish to; with several, every record goes to every one\n"+
 			"unless --mode=round-robin",
-		"nsqlookupd HTTP address: publish to the nsqd it lists, round-robin")
-	flags = append(flags, client[:2]...)
+		"nsqlookupd HTTP address: publish to the nsqd it lists, round-robin")...)
 	flags = append(flags,
 		cli.String("mode", &o.Mode, "where records go: fanout (the default with --nsqd-tcp-address: every\n"+
 			"nsqd gets every record) or round-robin (records spread over the nsqd; the\n"+
@@ -84,7 +83,7 @@ func toFlags(o *options) []*cli.Flag {
 		cli.Int("rate", &o.Rate, "throttle to this many records per second (0: no limit)").WithKey(""),
 		cli.Int("batch-size", &o.BatchSize, "most records in one MPUB").WithKey(""),
 	)
-	flags = append(flags, client[2:]...)
+	flags = append(flags, o.Client.ConnFlags("producer-opt")...)
 	return flags
 }
 

@@ -14,8 +14,9 @@ import (
 
 // ClientFlags are the options every tool that talks to nsqd shares: where
 // the nsqd are (given, or discovered through nsqlookupd), go-nsq style
-// client options, TLS, compression, auth and the log level. Flags renders
-// them; Apply turns them into client options.
+// client options, TLS, compression, auth and the log level. AddressFlags
+// and ConnFlags render them (a tool places its own flags around them);
+// Apply turns them into client options.
 type ClientFlags struct {
 	NSQDTCPAddresses     []string
 	LookupdHTTPAddresses []string
@@ -53,16 +54,27 @@ func NSQDHTTPAddresses(p *[]string, usage string) *Flag {
 	return Strings("nsqd-http-address", p, usage).WithPlaceholder("host:port").WithKey("")
 }
 
-// Flags returns the shared flags, in help order. optFlag names the client
-// option flag ("consumer-opt" or "producer-opt"); the address usages say
-// what the tool does with each kind.
-func (c *ClientFlags) Flags(optFlag, nsqdUsage, lookupdUsage string) []*Flag {
-	kind := strings.TrimSuffix(optFlag, "-opt")
-	flags := []*Flag{
+// AddressFlags returns --nsqd-tcp-address and --lookupd-http-address; the
+// usages say what the tool does with each kind.
+func (c *ClientFlags) AddressFlags(nsqdUsage, lookupdUsage string) []*Flag {
+	return []*Flag{
 		NSQDTCPAddresses(&c.NSQDTCPAddresses, nsqdUsage),
 		LookupdHTTPAddresses(&c.LookupdHTTPAddresses, lookupdUsage),
+	}
+}
+
+// ConnFlags returns the client option flag optFlag ("consumer-opt" or
+// "producer-opt"), then TLS, compression, auth and --log-level, in help
+// order.
+func (c *ClientFlags) ConnFlags(optFlag string) []*Flag {
+	kind := strings.TrimSuffix(optFlag, "-opt")
+	example := "max_attempts,10"
+	if kind == "producer" {
+		example = "publish_timeout,30s"
+	}
+	return []*Flag{
 		Strings(optFlag, &c.Opts, "a "+kind+" option as name,value (go-nsq's option names, e.g.\n"+
-			"max_attempts,10 or tls_v1,true; name alone means true)").WithPlaceholder("name,value").WithKey(""),
+			example+" or tls_v1,true; name alone means true)").WithPlaceholder("name,value").WithKey(""),
 		Bool("tls", &c.TLS, "connect to nsqd with TLS (tls_v1)").WithKey(""),
 		String("tls-root-ca-file", &c.TLSRootCAFile, "CA bundle that verifies nsqd's certificate").WithPlaceholder("path").WithKey(""),
 		String("tls-cert", &c.TLSCert, "client certificate (PEM) for nsqd's --tls-client-auth-policy").WithPlaceholder("path").WithKey(""),
@@ -73,7 +85,6 @@ func (c *ClientFlags) Flags(optFlag, nsqdUsage, lookupdUsage string) []*Flag {
 		String("auth-secret", &c.AuthSecret, "secret sent with AUTH to an nsqd that has --auth-http-address").WithKey(""),
 		Level("log-level", &c.LogLevel, "log level: debug, info, warn, error or fatal").WithKey(""),
 	}
-	return flags
 }
 
 // OptionSetter is what Apply sets options on (core/client's Config).

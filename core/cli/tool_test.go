@@ -29,7 +29,8 @@ func (r *setRecorder) Set(name, value string) error {
 
 func toolCommand(cf *ClientFlags, hf *HTTPClientFlags) (*Command, *bytes.Buffer) {
 	var stderr bytes.Buffer
-	flags := cf.Flags("consumer-opt", "nsqd to consume from", "lookupd to discover nsqd from")
+	flags := cf.AddressFlags("nsqd to consume from", "lookupd to discover nsqd from")
+	flags = append(flags, cf.ConnFlags("consumer-opt")...)
 	flags = append(flags, hf.Flags()...)
 	return &Command{Name: "nsq_tool", Summary: "a tool", Version: "nsq_tool v1", BriefUsage: true,
 		Flags: flags, Stdout: &bytes.Buffer{}, Stderr: &stderr}, &stderr
