@@ -3,11 +3,11 @@ package lookup_test
 import (
 	"context"
 	"errors"
-	"io"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testdaemon"
 	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/lookup"
 	"github.com/nsqkit/nsqkit/core/nsqd"
@@ -18,30 +18,9 @@ import (
 // registered with the lookupd.
 func realCluster(t *testing.T) (lookupdHTTP string, nodes []*nsqd.NSQD) {
 	t.Helper()
-	lo := nsqlookupd.NewOptions()
-	lo.TCPAddress, lo.HTTPAddress, lo.BroadcastAddress = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1"
-	lo.LogOutput = io.Discard
-	lo.TombstoneLifetime = time.Hour
-	l, err := nsqlookupd.New(lo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go l.Main()
-	t.Cleanup(l.Exit)
+	l := testdaemon.Lookupd(t, func(o *nsqlookupd.Options) { o.TombstoneLifetime = time.Hour })
 	for i := 0; i < 2; i++ {
-		o := nsqd.NewOptions()
-		o.TCPAddress, o.HTTPAddress, o.HTTPSAddress = "127.0.0.1:0", "127.0.0.1:0", ""
-		o.BroadcastAddress = "127.0.0.1"
-		o.DataPath = t.TempDir()
-		o.LogOutput = io.Discard
-		o.NSQLookupdTCPAddresses = []string{l.TCPAddr().String()}
-		n, err := nsqd.New(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go n.Main()
-		t.Cleanup(n.Exit)
-		nodes = append(nodes, n)
+		nodes = append(nodes, testdaemon.NSQD(t, testdaemon.RegisteredWith(l)))
 	}
 	return l.HTTPAddr().String(), nodes
 }

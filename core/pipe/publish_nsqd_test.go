@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"sync"
@@ -12,31 +11,9 @@ import (
 	"time"
 
 	"github.com/nsqkit/nsqkit/core/client"
+	"github.com/nsqkit/nsqkit/core/internal/testdaemon"
 	"github.com/nsqkit/nsqkit/core/logger"
-	"github.com/nsqkit/nsqkit/core/nsqd"
 )
-
-// pubNSQD runs an in-process nsqd on 127.0.0.1 port 0 until the end
-// of the test.
-func pubNSQD(t *testing.T) *nsqd.NSQD {
-	t.Helper()
-	o := nsqd.NewOptions()
-	o.TCPAddress, o.HTTPAddress, o.HTTPSAddress = "127.0.0.1:0", "127.0.0.1:0", ""
-	o.DataPath = t.TempDir()
-	o.BroadcastAddress = "127.0.0.1"
-	o.LogOutput = io.Discard
-	n, err := nsqd.New(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- n.Main() }()
-	t.Cleanup(func() {
-		n.Exit()
-		<-done
-	})
-	return n
-}
 
 func pubQuietConfig() *client.Config {
 	cfg := client.NewConfig()
@@ -83,7 +60,7 @@ func pubConsumeAll(t *testing.T, addr, topic, channel string, want int) map[stri
 // Records of every shape reach a real nsqd through core/client, once each,
 // byte for byte.
 func TestPublishToNSQD(t *testing.T) {
-	n := pubNSQD(t)
+	n := testdaemon.NSQD(t)
 	addr := n.TCPAddr().String()
 	// Make the channel first, so it receives every message.
 	cfg := pubQuietConfig()

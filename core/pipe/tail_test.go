@@ -15,68 +15,12 @@ import (
 	"time"
 
 	"github.com/nsqkit/nsqkit/core/client"
+	"github.com/nsqkit/nsqkit/core/internal/testdaemon"
 	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/logger"
 	"github.com/nsqkit/nsqkit/core/nsqd"
 	"github.com/nsqkit/nsqkit/core/nsqlookupd"
 )
-
-// tailNSQD runs an in-process nsqd on loopback port 0 until the end of
-// the test, registered with the lookupd at lookupdTCP if given.
-func tailNSQD(t *testing.T, lookupdTCP string) *nsqd.NSQD {
-	t.Helper()
-	o := nsqd.NewOptions()
-	o.TCPAddress = "127.0.0.1:0"
-	o.HTTPAddress = "127.0.0.1:0"
-	o.HTTPSAddress = ""
-	o.DataPath = t.TempDir()
-	o.BroadcastAddress = "127.0.0.1"
-	o.LogLevel = logger.Warn
-	o.LogOutput = io.Discard
-	if lookupdTCP != "" {
-		o.NSQLookupdTCPAddresses = []string{lookupdTCP}
-	}
-	n, err := nsqd.New(o)
-	if err != nil {
-		t.Fatalf("nsqd.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- n.Main() }()
-	t.Cleanup(func() {
-		n.Exit()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("nsqd did not exit")
-		}
-	})
-	return n
-}
-
-// tailLookupd runs an in-process nsqlookupd until the end of the test.
-func tailLookupd(t *testing.T) *nsqlookupd.NSQLookupd {
-	t.Helper()
-	o := nsqlookupd.NewOptions()
-	o.TCPAddress = "127.0.0.1:0"
-	o.HTTPAddress = "127.0.0.1:0"
-	o.BroadcastAddress = "127.0.0.1"
-	o.LogOutput = io.Discard
-	l, err := nsqlookupd.New(o)
-	if err != nil {
-		t.Fatalf("nsqlookupd.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- l.Main() }()
-	t.Cleanup(func() {
-		l.Exit()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("nsqlookupd did not exit")
-		}
-	})
-	return l
-}
 
 func tailQuietConfig() *client.Config {
 	cfg := client.NewConfig()
@@ -177,7 +121,7 @@ func runTail(t *testing.T, ctx context.Context, opts TailOptions) func() error {
 // written n messages; no topic gets more than n lines, and everything
 // not written is back in its channel.
 func TestTailCountSeveralTopics(t *testing.T) {
-	n := tailNSQD(t, "")
+	n := testdaemon.NSQD(t)
 	addr := n.TCPAddr().String()
 	tailPublish(t, addr, "ta", 10)
 	tailPublish(t, addr, "tb", 10)
@@ -211,7 +155,7 @@ func TestTailCountSeveralTopics(t *testing.T) {
 // TestTailStopKeepsWhatWasPrinted: after a stop (a signal), what was
 // printed was finished and the rest stays in the channel.
 func TestTailStopKeepsWhatWasPrinted(t *testing.T) {
-	n := tailNSQD(t, "")
+	n := testdaemon.NSQD(t)
 	addr := n.TCPAddr().String()
 	tailPublish(t, addr, "ts", 5)
 	out := &tailBuffer{}
@@ -262,7 +206,7 @@ func TestTailPipeReaderCloses(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("pipe reading is tracked on Linux only")
 	}
-	n := tailNSQD(t, "")
+	n := testdaemon.NSQD(t)
 	addr := n.TCPAddr().String()
 	tailPublish(t, addr, "tp", 20)
 	r, w, err := os.Pipe()
@@ -305,8 +249,8 @@ func tailReadLine(r io.Reader) (string, error) {
 
 // TestTailLookupd discovers the nsqd through nsqlookupd.
 func TestTailLookupd(t *testing.T) {
-	l := tailLookupd(t)
-	n := tailNSQD(t, l.TCPAddr().String())
+	l := testdaemon.Lookupd(t)
+	n := testdaemon.NSQD(t, testdaemon.RegisteredWith(l))
 	tailPublish(t, n.TCPAddr().String(), "tl", 3)
 	testutil.Eventually(t, 20*time.Second, "lookupd lists the topic", func() bool {
 		_, producers, _ := l.DB().Lookup("tl", nsqlookupd.Filter{Now: time.Now(), InactiveTimeout: time.Minute})
@@ -329,7 +273,7 @@ func TestTailLookupd(t *testing.T) {
 }
 
 func TestTailConnectError(t *testing.T) {
-	n := tailNSQD(t, "")
+	n := testdaemon.NSQD(t)
 	addr := n.TCPAddr().String()
 	n.Exit() // nothing listens there any more
 	err := Tail(context.Background(), TailOptions{

@@ -30,8 +30,11 @@ func run(bin, data string) int {
 	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
 
 	daemons := []*exec.Cmd{
-		exec.Command(filepath.Join(bin, "nsqlookupd")),
-		exec.Command(filepath.Join(bin, "nsqd"), "--data-path="+data, "--lookupd-tcp-address=127.0.0.1:4160"),
+		// Broadcast 127.0.0.1: consumers that find nsqd through lookupd
+		// reach it even where the host name does not resolve.
+		exec.Command(filepath.Join(bin, "nsqlookupd"), "--broadcast-address=127.0.0.1"),
+		exec.Command(filepath.Join(bin, "nsqd"), "--data-path="+data, "--lookupd-tcp-address=127.0.0.1:4160",
+			"--broadcast-address=127.0.0.1"),
 	}
 	exited := make(chan int, len(daemons)) // index of a daemon that ended
 	errs := make([]error, len(daemons))
