@@ -251,8 +251,9 @@ func (c *client) sendFrame(frameType int32, data []byte) error {
 	return c.flushLocked()
 }
 
-// sendMessage appends a message frame without flushing.
-func (c *client) sendMessage(m *Message) error {
+// writeMessageLocked appends a message frame without flushing; writeMu
+// is held.
+func (c *client) writeMessageLocked(m *Message) error {
 	var hdr [8 + wire.MsgHeaderLength]byte
 	size := uint32(4 + m.EncodedLen())
 	hdr[0], hdr[1], hdr[2], hdr[3] = byte(size>>24), byte(size>>16), byte(size>>8), byte(size)
@@ -263,8 +264,6 @@ func (c *client) sendMessage(m *Message) error {
 	}
 	hdr[16], hdr[17] = byte(m.Attempts>>8), byte(m.Attempts)
 	copy(hdr[18:], m.ID[:])
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
 	c.pending = true
 	if _, err := c.writer.Write(hdr[:]); err != nil {
 		return err
@@ -460,10 +459,25 @@ func (c *client) deliver(ch *Channel, m *Message, timeout time.Duration, sampleR
 	if sampleRate > 0 && rand.Int32N(100) > sampleRate {
 		return false
 	}
+	// The closing check and the frame share writeMu with CLS, so a message
+	// is either written before CLOSE_WAIT (the client counts it in flight)
+	// or not sent at all: a client may close as soon as it has CLOSE_WAIT
+	// and nothing in flight, and a message sent after that would sit in
+	// flight until it timed out.
+	c.writeMu.Lock()
+	if c.state.Load() == stateClosing {
+		c.writeMu.Unlock()
+		if err := ch.put(m); err != nil {
+			c.nsqd.logger.Errorf("PROTOCOL(V2): [%s] returning a message to %s after CLS - %s", c.remoteAddr, ch.name, err)
+		}
+		return false
+	}
 	m.Attempts++
 	ch.startInFlight(m, c.id, timeout)
 	c.sendingMessage()
-	if err := c.sendMessage(m); err != nil {
+	err := c.writeMessageLocked(m)
+	c.writeMu.Unlock()
+	if err != nil {
 		c.nsqd.logger.Errorf("PROTOCOL(V2): [%s] send message - %s", c.remoteAddr, err)
 		c.close()
 		return false

@@ -180,3 +180,58 @@ func TestNumbersLikeOriginal(t *testing.T) {
 		})
 	}
 }
+
+// After CLOSE_WAIT no message frame follows (a client may close as soon as
+// it has CLOSE_WAIT and nothing in flight): every message delivered is
+// before it, and whatever was not delivered stays queued.
+func TestNoMessageAfterCloseWait(t *testing.T) {
+	n := startNSQD(t, testOptions(t))
+	p := dialRaw(t, n)
+	p.write(wire.MagicV2)
+	body := make([][]byte, 100)
+	for i := range body {
+		body[i] = []byte("m")
+	}
+	for range 300 {
+		p.cmd(wire.MultiPublish("cw", body))
+		p.expect(wire.FrameTypeResponse, "OK")
+	}
+	tp, _ := n.GetExistingTopic("cw")
+	for round := range 20 {
+		r := dialRaw(t, n)
+		r.write(wire.MagicV2)
+		r.cmd(wire.Subscribe("cw", "c"))
+		r.expect(wire.FrameTypeResponse, "OK")
+		r.cmd(wire.Ready(500))
+		var ids []wire.MessageID
+		sentCLS, closeWait := false, false
+		for !closeWait {
+			ft, data, err := r.frame()
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			switch ft {
+			case wire.FrameTypeMessage:
+				m, _ := wire.DecodeMessage(data)
+				ids = append(ids, m.ID)
+				if !sentCLS {
+					r.cmd(wire.StartClose())
+					sentCLS = true
+				}
+			case wire.FrameTypeResponse:
+				closeWait = string(data) == "CLOSE_WAIT"
+			}
+		}
+		// nothing after CLOSE_WAIT
+		r.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		if ft, data, err := wire.ReadFrame(r.conn, 0); err == nil {
+			t.Fatalf("round %d: frame %d (%d bytes) after CLOSE_WAIT", round, ft, len(data))
+		}
+		for _, id := range ids {
+			r.cmd(wire.Finish(id))
+		}
+		ch, _ := tp.GetExistingChannel("c")
+		eventually(t, 2*time.Second, "nothing in flight", func() bool { return ch.InFlightCount() == 0 })
+		r.conn.Close()
+	}
+}

@@ -454,7 +454,9 @@ func (c *client) cls() ([]byte, error) {
 	if c.state.Load() != stateSubscribed {
 		return nil, wire.Fatal(wire.ErrCodeInvalid, "cannot CLS in current state")
 	}
+	c.writeMu.Lock() // see deliver: no message frame after CLOSE_WAIT
 	c.state.Store(stateClosing)
+	c.writeMu.Unlock()
 	c.setReady(0)
 	return wire.CloseWait, nil
 }
