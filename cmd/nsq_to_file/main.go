@@ -109,7 +109,8 @@ func buildOptions(args []string, getenv func(string) string, stdout, stderr io.W
 	flags = append(flags, addrFlags...)
 	flags = append(flags,
 		cli.Int("max-in-flight", &o.MaxInFlight, "messages each topic's consumer may have in flight; also the largest\n"+
-			"batch written between two fsyncs").WithKey(""),
+			"batch written between two fsyncs, during which nsqd waits (NSQ's default is\n"+
+			"200; 1000 archives about twice as fast)").WithKey(""),
 		cli.String("output-dir", &o.OutputDir, "directory to write finished files to").WithPlaceholder("dir").WithKey(""),
 		cli.String("work-dir", &o.WorkDir, "directory for files being written, moved to --output-dir once closed\n"+
 			"(default: --output-dir itself)").WithPlaceholder("dir").WithKey(""),

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nsqkit/nsqkit/core/client"
@@ -40,8 +39,6 @@ type topicArchiver struct {
 	topic    string
 	c        *client.Consumer
 	w        *TopicWriter
-	handled  atomic.Uint64
-	givenUp  atomic.Uint64
 	stopTick chan struct{}
 	tickDone chan struct{}
 }
@@ -225,7 +222,6 @@ func (a *Archiver) addTopic(topic string) error {
 		return fmt.Errorf("topic %s: %w", topic, err)
 	}
 	ta.c = c
-	c.SetFailedMessageHook(func(*client.Message) { ta.givenUp.Add(1) })
 	c.AddHandler(client.HandlerFunc(ta.handle))
 	go ta.tick(a.o)
 	if len(a.o.NSQDTCPAddresses) > 0 {
@@ -263,7 +259,6 @@ func (a *Archiver) forget(topic string) {
 // writer's sync.
 func (ta *topicArchiver) handle(m *client.Message) error {
 	m.DisableAutoResponse()
-	ta.handled.Add(1)
 	ta.w.Write(m.Body, m.Attempts, m) // on error the message is requeued and Run ends
 	return nil
 }
@@ -271,11 +266,8 @@ func (ta *topicArchiver) handle(m *client.Message) error {
 // Starved implements Feed.
 func (ta *topicArchiver) Starved() bool { return ta.c.IsStarved() }
 
-// Backlog implements Feed: received but not yet handed to the writer.
-func (ta *topicArchiver) Backlog() int {
-	st := ta.c.Stats()
-	return int(st.MessagesReceived) - int(ta.handled.Load()) - int(ta.givenUp.Load())
-}
+// Backlog implements Feed: received but not yet taken by the handler.
+func (ta *topicArchiver) Backlog() int { return ta.c.Pending() }
 
 // tick runs the writer's timed work until stopTick closes.
 func (ta *topicArchiver) tick(o *Options) {

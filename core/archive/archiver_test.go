@@ -3,7 +3,6 @@ package archive
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nsqkit/nsqkit/core/client"
+	"github.com/nsqkit/nsqkit/core/internal/testdaemon"
 	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/logger"
 	"github.com/nsqkit/nsqkit/core/lookup"
@@ -26,53 +26,6 @@ func testLogger() *logger.Logger {
 		return logger.New(os.Stderr, "[archive] ", logger.Debug)
 	}
 	return logger.Discard()
-}
-
-func startLookupd(t testing.TB) *nsqlookupd.NSQLookupd {
-	t.Helper()
-	o := nsqlookupd.NewOptions()
-	o.TCPAddress = "127.0.0.1:0"
-	o.HTTPAddress = "127.0.0.1:0"
-	o.BroadcastAddress = "127.0.0.1"
-	o.LogOutput = io.Discard
-	l, err := nsqlookupd.New(o)
-	if err != nil {
-		t.Fatalf("nsqlookupd.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- l.Main() }()
-	t.Cleanup(func() {
-		l.Exit()
-		<-done
-	})
-	return l
-}
-
-// startNSQD runs an in-process nsqd on 127.0.0.1 port 0 (registered with
-// lookupd when given) until the end of the test.
-func startNSQD(t testing.TB, lookupdTCP string) *nsqd.NSQD {
-	t.Helper()
-	o := nsqd.NewOptions()
-	o.TCPAddress = "127.0.0.1:0"
-	o.HTTPAddress = "127.0.0.1:0"
-	o.HTTPSAddress = ""
-	o.DataPath = t.TempDir()
-	o.BroadcastAddress = "127.0.0.1"
-	o.LogOutput = io.Discard
-	if lookupdTCP != "" {
-		o.NSQLookupdTCPAddresses = []string{lookupdTCP}
-	}
-	n, err := nsqd.New(o)
-	if err != nil {
-		t.Fatalf("nsqd.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- n.Main() }()
-	t.Cleanup(func() {
-		n.Exit()
-		<-done
-	})
-	return n
 }
 
 func publish(t testing.TB, addr, topic string, bodies []string) {
@@ -186,7 +139,7 @@ func sameMultiset(t *testing.T, got, want []string) {
 // on, and checks that nsqd only ever saw FINs for synced bytes: the
 // channel's finished count never runs ahead of what the syncs covered.
 func TestArchiveFromNSQD(t *testing.T) {
-	n := startNSQD(t, "")
+	n := testdaemon.NSQD(t)
 	want := bodies(20000, "line-")
 	publish(t, n.TCPAddr().String(), "arch", want)
 
@@ -224,7 +177,7 @@ func TestArchiveFromNSQD(t *testing.T) {
 // TestFinishOnlyAfterSync checks against a real nsqd that no message is
 // finished before an fsync covering its bytes.
 func TestFinishOnlyAfterSync(t *testing.T) {
-	n := startNSQD(t, "")
+	n := testdaemon.NSQD(t)
 	publish(t, n.TCPAddr().String(), "order", bodies(500, "x"))
 	o := testArchiverOptions(t)
 	o.Topics = []string{"order"}
@@ -256,8 +209,8 @@ func TestFinishOnlyAfterSync(t *testing.T) {
 // TestTopicDiscovery finds topics through lookupd at once (not after one
 // --topic-refresh) and keeps only those matching --topic-pattern.
 func TestTopicDiscovery(t *testing.T) {
-	l := startLookupd(t)
-	n := startNSQD(t, l.TCPAddr().String())
+	l := testdaemon.Lookupd(t)
+	n := testdaemon.NSQD(t, testdaemon.RegisteredWith(l))
 	publish(t, n.TCPAddr().String(), "logs_a", []string{"a1", "a2"})
 	publish(t, n.TCPAddr().String(), "other", []string{"o1"})
 	o := testArchiverOptions(t)

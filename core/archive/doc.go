@@ -15,6 +15,12 @@
 // message not yet synced was not finished, so nsqd delivers it again
 // (possibly a duplicate of bytes that did reach the disk).
 //
+// The price is one fsync per max-in-flight messages, during which nsqd
+// sends nothing (every message it may have in flight is unfinished). Only
+// more fsyncs per message could hide that wait (syncing half a window
+// while the other half arrives), and fsyncs are what costs: a larger
+// max-in-flight is what makes archiving faster.
+//
 // # Files
 //
 // Names come from a [Namer] (<TOPIC>, <HOST>, <PID>, <DATETIME>, <REV>).

@@ -198,6 +198,11 @@ func (c *Consumer) Stats() ConsumerStats {
 	}
 }
 
+// Pending is how many messages were received from nsqd and not yet taken
+// by a handler (the handlers' queue). It is cheap: one atomic load, no
+// lock, for a handler to ask on every message.
+func (c *Consumer) Pending() int { return int(c.queue.n.Load()) }
+
 // Connections lists the addresses of the live connections.
 func (c *Consumer) Connections() []string {
 	c.mu.Lock()
@@ -947,6 +952,7 @@ type msgQueue struct {
 	buf    []*Message
 	head   int
 	closed bool
+	n      atomic.Int64 // len(buf) - head, readable without mu
 }
 
 func newMsgQueue() *msgQueue {
@@ -958,6 +964,7 @@ func newMsgQueue() *msgQueue {
 func (q *msgQueue) push(m *Message) {
 	q.mu.Lock()
 	q.buf = append(q.buf, m)
+	q.n.Add(1)
 	q.mu.Unlock()
 	q.cond.Signal()
 }
@@ -975,6 +982,7 @@ func (q *msgQueue) pop() (*Message, bool) {
 	m := q.buf[q.head]
 	q.buf[q.head] = nil
 	q.head++
+	q.n.Add(-1)
 	if q.head == len(q.buf) {
 		q.buf, q.head = q.buf[:0], 0
 	} else if q.head > 1024 && q.head*2 > len(q.buf) {

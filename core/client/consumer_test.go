@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nsqkit/nsqkit/core/internal/testdaemon"
 )
 
 func newTestConsumer(t *testing.T, topic, channel string, cfg *Config) *Consumer {
@@ -429,7 +431,7 @@ func TestConsumerReconnect(t *testing.T) {
 			o := nsqdOptions(t)
 			var lookupdHTTP string
 			if viaLookupd {
-				l := startLookupd(t)
+				l := testdaemon.Lookupd(t)
 				lookupdHTTP = l.HTTPAddr().String()
 				o.NSQLookupdTCPAddresses = []string{l.TCPAddr().String()}
 			}
@@ -482,7 +484,7 @@ func TestConsumerReconnect(t *testing.T) {
 }
 
 func TestConsumerLookupdUnion(t *testing.T) {
-	l1, l2 := startLookupd(t), startLookupd(t)
+	l1, l2 := testdaemon.Lookupd(t), testdaemon.Lookupd(t)
 	o1, o2 := nsqdOptions(t), nsqdOptions(t)
 	o1.NSQLookupdTCPAddresses = []string{l1.TCPAddr().String()}
 	o2.NSQLookupdTCPAddresses = []string{l2.TCPAddr().String()}
@@ -720,5 +722,44 @@ func TestConsumerLegacyLookupdAndBearer(t *testing.T) {
 	eventually(t, 5*time.Second, "more polls", func() bool { return queries.Load() >= n+2 })
 	if st := c.Stats(); st.Connections != 1 {
 		t.Fatalf("connections %d", st.Connections)
+	}
+}
+
+// Pending counts the messages received and not yet taken by a handler.
+func TestConsumerPending(t *testing.T) {
+	d := startDaemon(t, nil)
+	cfg := testConfig()
+	cfg.MaxInFlight = 10
+	c := newTestConsumer(t, "pending", "ch", cfg)
+	if n := c.Pending(); n != 0 {
+		t.Fatalf("Pending before connecting = %d", n)
+	}
+	taken := make(chan struct{})
+	release := make(chan struct{})
+	c.AddHandler(HandlerFunc(func(m *Message) error {
+		taken <- struct{}{}
+		<-release
+		return nil
+	}))
+	if err := c.ConnectToNSQD(d.tcp()); err != nil {
+		t.Fatal(err)
+	}
+	publishN(t, d.tcp(), "pending", 0, 10)
+	<-taken // the handler holds one message, nine wait
+	eventually(t, 5*time.Second, "nine pending", func() bool { return c.Pending() == 9 })
+	for want := 8; want >= 0; want-- {
+		release <- struct{}{}
+		<-taken
+		if n := c.Pending(); n != want {
+			t.Fatalf("Pending = %d, want %d", n, want)
+		}
+	}
+	release <- struct{}{}
+	eventually(t, 5*time.Second, "all finished", func() bool { return d.pending("pending", "ch") == 0 })
+	if n := c.Pending(); n != 0 {
+		t.Fatalf("Pending after all were handled = %d", n)
+	}
+	if st := c.Stats(); st.MessagesReceived != 10 {
+		t.Fatalf("stats %+v", st)
 	}
 }

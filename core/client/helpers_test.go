@@ -11,7 +11,6 @@ import (
 	"github.com/nsqkit/nsqkit/core/internal/testutil"
 	"github.com/nsqkit/nsqkit/core/logger"
 	"github.com/nsqkit/nsqkit/core/nsqd"
-	"github.com/nsqkit/nsqkit/core/nsqlookupd"
 	"go.uber.org/goleak"
 )
 
@@ -171,31 +170,6 @@ func (d *daemon) topicCount(topic string) uint64 {
 		}
 	}
 	return 0
-}
-
-// startLookupd runs an nsqlookupd until the end of the test.
-func startLookupd(t testing.TB) *nsqlookupd.NSQLookupd {
-	t.Helper()
-	o := nsqlookupd.NewOptions()
-	o.TCPAddress = "127.0.0.1:0"
-	o.HTTPAddress = "127.0.0.1:0"
-	o.BroadcastAddress = "127.0.0.1"
-	o.LogOutput = io.Discard
-	l, err := nsqlookupd.New(o)
-	if err != nil {
-		t.Fatalf("nsqlookupd.New: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- l.Main() }()
-	t.Cleanup(func() {
-		l.Exit()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("nsqlookupd Main did not return after Exit")
-		}
-	})
-	return l
 }
 
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testdaemon"
 	"go.uber.org/goleak"
 )
 
@@ -15,7 +16,7 @@ import (
 // reconnect loops, RDY loop, handlers, timers) is left — over TLS and
 // snappy, with lookupd discovery, and after a reconnect.
 func TestNoGoroutineLeftAfterStop(t *testing.T) {
-	l := startLookupd(t)
+	l := testdaemon.Lookupd(t)
 	d, certs := tlsDaemon(t)
 	o := nsqdOptions(t)
 	o.NSQLookupdTCPAddresses = []string{l.TCPAddr().String()}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsqkit/nsqkit/core/internal/testdaemon"
 	"github.com/nsqkit/nsqkit/core/lookup"
 	"github.com/nsqkit/nsqkit/core/wire"
 )
@@ -431,7 +432,7 @@ func consumeAll(t *testing.T, topic string, addrs []string, drained func() bool)
 }
 
 func TestProducerLookupdDiscovery(t *testing.T) {
-	l := startLookupd(t)
+	l := testdaemon.Lookupd(t)
 	o := nsqdOptions(t)
 	o.NSQLookupdTCPAddresses = []string{l.TCPAddr().String()}
 	d := startDaemon(t, o)
