@@ -4,7 +4,7 @@ BIN      := bin
 DATA     ?= ./data
 FUZZTIME ?= 60s
 
-.PHONY: all build run test test-race fuzz lint bench clean
+.PHONY: all build run demo test test-race fuzz lint bench clean
 
 all: build
 
@@ -16,6 +16,12 @@ build:
 # data under ./data; Ctrl-C stops both cleanly.
 run: build
 	$(GO) run ./core/internal/devcluster --bin ./$(BIN) --data $(DATA)
+
+# Two nsqd and a lookupd with synthetic traffic (producers, consumers of
+# several speeds, a paused channel), and nsqtop on them; quitting nsqtop
+# stops everything. Daemon logs: $(DATA)/demo/demo.log.
+demo: build
+	$(GO) run ./core/internal/devcluster --demo --bin ./$(BIN) --data $(DATA)/demo
 
 # Everything CI runs: vet, the core's unit tests under the race detector
 # (fuzz targets run their seed corpus), then the CLI and end-to-end tests
