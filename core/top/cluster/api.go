@@ -27,8 +27,12 @@ type Options struct {
 	Client *lookup.Client
 	// Timeout bounds one poll; a node that has not answered by then is
 	// reported with a timeout error (and its last data kept as stale).
-	// Default: 80% of the interval the caller polls at, at most 5s.
+	// Default: 80% of Interval, at most 5s (5s without an Interval).
+	// Discovery (lookupd /nodes) gets at most half of it.
 	Timeout time.Duration
+	// Interval is how often the caller polls; only used for the default
+	// Timeout (added to the contract: the Poller cannot guess it).
+	Interval time.Duration
 	// History is how many polls of history are kept (sparklines, trends).
 	// Default 60.
 	History int
@@ -38,6 +42,11 @@ type Options struct {
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
+
+// NewOptions returns Options with every default filled in (History 60,
+// IncludeClients true, a default lookup.Client made by NewPoller); set
+// Source (and Interval or Timeout) before use.
+func NewOptions() Options { return newOptions() }
 
 // Poller polls a cluster and folds each snapshot into its history.
 type Poller struct {
@@ -114,8 +123,14 @@ type NodeState struct {
 	Status   NodeStatus
 	Err      string    // the last error, when not up
 	LastSeen time.Time // the last poll it answered (zero if never)
+	// Failures counts the polls it failed in a row (0 when up).
+	Failures int
+	// Explicit: given in Source.NSQDHTTPAddrs (stays known whatever the
+	// lookupds say); otherwise found through a lookupd's /nodes.
+	Explicit bool
 	// Snap is the node's last answered data (from this poll when up, an
-	// older one when stale; nil if it never answered).
+	// older one when stale; nil if it never answered, and nil once down:
+	// a down node's data is dropped).
 	Snap *lookup.NodeSnapshot
 	// Version, and whether it differs from the most common version among
 	// the nodes (nsqadmin flags such nodes).
@@ -139,7 +154,8 @@ type TopicState struct {
 	Nodes     []NodeTopicState
 	Channels  []ChannelState // same order as Snap.Channels
 	// SlowestETA is the largest drain ETA of its channels (Inf when one
-	// grows; Unknown when no channel has one yet).
+	// grows; Unknown while some channel's is unknown and none grows, or
+	// when the topic has no channel).
 	SlowestETA float64 // seconds
 }
 
@@ -159,8 +175,8 @@ type ChannelState struct {
 	// growing, < 0 draining.
 	Lag float64
 	// ETA is seconds until the depth reaches 0 at the current net drain
-	// rate: 0 when empty, math.Inf(1) when growing or not draining,
-	// Unknown before two polls.
+	// rate (depth ÷ −Lag): 0 when empty (from the first poll on),
+	// math.Inf(1) when growing or not draining, Unknown before two polls.
 	ETA       float64
 	RateHist  []float64 // RateOut over the history
 	DepthHist []float64
@@ -179,7 +195,8 @@ type ClientState struct {
 	Snap         *lookup.ClientSnapshot
 	FinishRate   float64       // finished/s
 	ConnectedFor time.Duration // since connect_ts
-	// Attributes in nsqadmin's words: "TLS", "snappy", "deflate",
+	// Attributes in nsqadmin's words, in this order: "TLS" with the
+	// version when known ("TLS 1.3"), "snappy", "deflate", "auth" or
 	// "auth: <identity>", "sample: <n>%".
 	Attributes []string
 }
@@ -233,6 +250,11 @@ type Call struct {
 	Addr   string // daemon HTTP address
 	Path   string // with its query, e.g. "/channel/pause?topic=t&channel=c"
 	Daemon string // "nsqd" or "nsqlookupd", for display
+	// Step orders the calls: Execute runs the calls of one step
+	// concurrently and the steps one after the other, lowest first (e.g.
+	// lookupd tombstones before the nsqd delete). Calls are listed in
+	// step order.
+	Step int
 }
 
 // Plan is what an action will do: the calls, in order, and a one-line
