@@ -483,6 +483,9 @@ func (m *Model) stepInterval(dir int) tea.Cmd {
 	}
 	i = min(max(i, 0), len(intervals)-1)
 	m.interval = intervals[i]
+	if s, ok := m.cfg.Poller.(interface{ SetInterval(time.Duration) }); ok {
+		s.SetInterval(m.interval) // the poll timeout follows
+	}
 	m.setStatus(stInfo, "polling every %s", dur(m.interval))
 	if m.polling {
 		return nil

@@ -61,6 +61,10 @@ type Styles struct {
 // escape code, whatever w is).
 func NewStyles(mode ColorMode, w io.Writer) *Styles {
 	r := lipgloss.NewRenderer(w)
+	// nsqtop's colours do not adapt to the background: say so, or the first
+	// adaptive style would query the terminal (OSC 11), and a terminal that
+	// never answers stalls the first frame for seconds.
+	r.SetHasDarkBackground(true)
 	switch mode {
 	case Plain:
 		r.SetColorProfile(termenv.Ascii)

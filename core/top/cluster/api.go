@@ -8,6 +8,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/nsqkit/nsqkit/core/lookup"
@@ -50,8 +51,10 @@ func NewOptions() Options { return newOptions() }
 
 // Poller polls a cluster and folds each snapshot into its history.
 type Poller struct {
-	opts Options
-	impl *poller
+	opts         Options
+	fixedTimeout bool         // Options.Timeout was given
+	timeout      atomic.Int64 // the next poll's timeout (SetInterval)
+	impl         *poller
 }
 
 // NewPoller makes a Poller; it polls nothing until Poll is called.

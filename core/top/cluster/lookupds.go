@@ -20,13 +20,14 @@ const lookupdConcurrency = 8
 // lookupdConcurrency at once per lookupd). Results are in Source order.
 func (p *Poller) pollLookupds(ctx context.Context) []LookupdState {
 	o := &p.opts
+	timeout := p.currentTimeout()
 	lds := dedupAddrs(o.Source.LookupdHTTPAddrs)
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	out := make([]LookupdState, len(lds))
 	var wg sync.WaitGroup
 	for i, a := range lds {
-		wg.Go(func() { out[i] = askLookupd(ctx, o.Client, a, o.Timeout) })
+		wg.Go(func() { out[i] = askLookupd(ctx, o.Client, a, timeout) })
 	}
 	wg.Wait()
 	return out

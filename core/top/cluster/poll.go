@@ -55,6 +55,7 @@ type nodeRec struct {
 	explicit bool   // in Source.NSQDHTTPAddrs
 	lookupd  *lookup.Node
 	listedBy []string // lookupds whose /nodes list it (or did, and failed since)
+	unlisted int      // polls since no lookupd lists it (a crashed nsqd: its registration went with its connection)
 
 	snap      *lookup.NodeSnapshot // the last answer (nil if none or down)
 	startTime int64
@@ -92,11 +93,9 @@ func newPoller(opts Options) *Poller {
 	if opts.History <= 0 {
 		opts.History = DefaultHistory
 	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultMaxTimeout
-		if opts.Interval > 0 {
-			opts.Timeout = min(opts.Interval*8/10, DefaultMaxTimeout)
-		}
+	fixed := opts.Timeout > 0
+	if !fixed {
+		opts.Timeout = timeoutFor(opts.Interval)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -104,7 +103,7 @@ func newPoller(opts Options) *Poller {
 	if opts.Client == nil {
 		opts.Client = lookup.NewClient(lookup.Options{})
 	}
-	return &Poller{opts: opts, impl: &poller{
+	p := &Poller{opts: opts, fixedTimeout: fixed, impl: &poller{
 		nodes:      make(map[string]*nodeRec),
 		nodeTopics: make(map[ntKey]*ntRec),
 		nodeChans:  make(map[ncKey]*ncRec),
@@ -113,10 +112,35 @@ func newPoller(opts Options) *Poller {
 		clients:    make(map[clKey]*clRec),
 		byAddr:     make(map[string]*nodeRec),
 	}}
+	p.timeout.Store(int64(opts.Timeout))
+	return p
 }
 
+// timeoutFor is the default poll timeout at an interval: 80% of it, at
+// most DefaultMaxTimeout.
+func timeoutFor(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return DefaultMaxTimeout
+	}
+	return min(interval*8/10, DefaultMaxTimeout)
+}
+
+// SetInterval tells the Poller that polls now come every d (nsqtop's +
+// and -): the poll timeout follows, unless Options.Timeout fixed it. Safe
+// to call while a Poll runs (that poll keeps its timeout).
+func (p *Poller) SetInterval(d time.Duration) {
+	if !p.fixedTimeout {
+		p.timeout.Store(int64(timeoutFor(d)))
+	}
+}
+
+// currentTimeout is the timeout of the next poll.
+func (p *Poller) currentTimeout() time.Duration { return time.Duration(p.timeout.Load()) }
+
 func (p *Poller) poll(ctx context.Context) *State {
-	o := &p.opts
+	opts := p.opts // a copy: this poll's timeout stays put
+	opts.Timeout = p.currentTimeout()
+	o := &opts
 	im := p.impl
 	start := o.Now()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
@@ -168,9 +192,11 @@ func (p *Poller) poll(ctx context.Context) *State {
 
 // discover asks every lookupd for /nodes (bounded by half the poll's
 // time) and updates the known nodes: a node some answering lookupd lists
-// is known; one no answering lookupd lists any more is forgotten unless
-// it is explicit or a lookupd that listed it failed this time (then it is
-// still asked, from its last record).
+// is known; one no answering lookupd lists any more is still asked by
+// its address for History polls (an nsqd that crashed left lookupd with
+// its connection: it shows stale, then down, with its error, rather than
+// vanishing), then forgotten unless it is explicit. A node whose lookupd
+// failed this time keeps its last record.
 func (im *poller) discover(ctx context.Context, o *Options) (answered []string, lerrs []*lookup.AddrError) {
 	lds := dedupAddrs(o.Source.LookupdHTTPAddrs)
 	lists := make([][]lookup.Node, len(lds))
@@ -231,6 +257,9 @@ func (im *poller) discover(ctx context.Context, o *Options) (answered []string, 
 		rec.listedBy = orderLike(now, lds)
 		if len(rec.listedBy) == 0 {
 			rec.lookupd = nil
+			rec.unlisted++
+		} else {
+			rec.unlisted = 0
 		}
 		rec.explicit = false
 	}
@@ -247,7 +276,7 @@ func (im *poller) discover(ctx context.Context, o *Options) (answered []string, 
 		}
 	}
 	for k, rec := range im.nodes {
-		if !rec.explicit && len(rec.listedBy) == 0 {
+		if !rec.explicit && len(rec.listedBy) == 0 && (rec.unlisted >= o.History || !rec.everUp) {
 			delete(im.nodes, k)
 		}
 	}

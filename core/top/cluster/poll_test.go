@@ -506,16 +506,34 @@ func TestPollDiscovery(t *testing.T) {
 	}
 	h.c.SetDown(h.c.Lookupd, false)
 
-	// The lookupd stops listing B: B goes.
+	// The lookupd stops listing B and B stops answering (a crashed nsqd
+	// leaves lookupd with its connection): B stays, stale with its error,
+	// and is asked again.
 	h.c.SetListed(h.c.NSQDB, false)
+	h.c.SetDown(h.c.NSQDB, true)
 	st = h.poll(t)
-	if len(st.Nodes) != 1 || st.Nodes[0].Addr != h.c.NSQDA || slices.Contains(names(st), "clicks") {
-		t.Fatalf("unlisted B still there: %v", st.Nodes)
+	b := node(t, st, h.c.NSQDB)
+	if b.Status != cluster.NodeStale || b.Err == "" || len(b.Lookupds) != 0 || st.Cluster.NodesUp != 1 {
+		t.Fatalf("crashed, unlisted B: %+v", b)
 	}
+	h.c.SetDown(h.c.NSQDB, false)
 	h.c.SetListed(h.c.NSQDB, true)
 	st = h.poll(t)
-	if len(st.Nodes) != 2 {
-		t.Fatalf("relisted B missing: %v", st.Nodes)
+	if len(st.Nodes) != 2 || st.Cluster.NodesUp != 2 {
+		t.Fatalf("B back: %v", st.Nodes)
+	}
+}
+
+// A node no lookupd lists any more is forgotten after History polls.
+func TestPollForgetsUnlistedNode(t *testing.T) {
+	h := newHarness(t, viaLookupd, func(o *cluster.Options) { o.History = 3 })
+	h.poll(t)
+	h.c.SetListed(h.c.NSQDB, false)
+	for i := 1; i <= 3; i++ {
+		st := h.poll(t)
+		if got := len(st.Nodes); (i < 3 && got != 2) || (i == 3 && got != 1) {
+			t.Fatalf("poll %d after unlisting: %d nodes", i, got)
+		}
 	}
 }
 
@@ -563,10 +581,10 @@ func TestPollDropsVanishedEntities(t *testing.T) {
 			t.Errorf("%s: %d entries, want %d", k, sizes[k], v)
 		}
 	}
-	// B goes away: after History polls its topics, channels and clients
-	// are forgotten.
+	// B goes away: it is asked for History more polls, then forgotten, and
+	// History polls later so are its topics, channels and clients.
 	h.c.SetListed(h.c.NSQDB, false)
-	for range 3 {
+	for range 5 {
 		h.poll(t)
 	}
 	sizes = h.p.HistorySizes()
@@ -594,5 +612,27 @@ func TestPollContextCanceled(t *testing.T) {
 	st := h.p.Poll(ctx)
 	if st == nil || len(st.LookupdErrors) != 1 {
 		t.Fatalf("canceled poll: %+v", st)
+	}
+}
+
+// SetInterval moves the poll timeout with the interval (80%), unless the
+// Options fixed it.
+func TestPollSetInterval(t *testing.T) {
+	h := newHarness(t, viaLookupd, func(o *cluster.Options) { o.Timeout, o.Interval = 0, 5*time.Second })
+	h.c.SetDelay(h.c.NSQDB, 500*time.Millisecond)
+	if st := h.poll(t); st.Cluster.NodesUp != 2 {
+		t.Fatalf("a 500ms node within a 4s timeout: %d up", st.Cluster.NodesUp)
+	}
+	h.p.SetInterval(250 * time.Millisecond) // timeout 200ms
+	st := h.poll(t)
+	if b := node(t, st, h.c.NSQDB); b.Status != cluster.NodeStale || !strings.Contains(b.Err, "timeout") {
+		t.Fatalf("a 500ms node within a 200ms timeout: %+v", b)
+	}
+
+	fixed := newHarness(t, viaLookupd) // Options.Timeout 5s
+	fixed.c.SetDelay(fixed.c.NSQDB, 300*time.Millisecond)
+	fixed.p.SetInterval(100 * time.Millisecond)
+	if st := fixed.poll(t); st.Cluster.NodesUp != 2 {
+		t.Fatalf("a fixed timeout moved with the interval: %d up", st.Cluster.NodesUp)
 	}
 }
