@@ -49,28 +49,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer, si
 		return code
 	}
 
-	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
-	errc := make(chan error, 1)
-	go func() { errc <- pipe.Tail(ctx, *opts) }()
-	for {
-		select {
-		case err := <-errc:
-			if err != nil {
-				lg.Fatalf("%s", err)
-				return cli.ExitFailure
-			}
-			return cli.ExitOK
-		case s := <-sigc:
-			if ctx.Err() == nil {
-				lg.Infof("%s: stopping (requeueing what was not printed)", s)
-				cancel(fmt.Errorf("signal %s", s))
-				continue
-			}
-			lg.Errorf("%s again: exiting without waiting for the consumers", s)
-			return cli.ExitFailure
-		}
-	}
+	return cli.RunJob(cli.Job{
+		Run:      func(ctx context.Context) error { return pipe.Tail(ctx, *opts) },
+		Stopping: "stopping (requeueing what was not printed)",
+		Abandon:  "exiting without waiting for the consumers",
+	}, lg, sigc)
 }
 
 // logPrefix starts nsq_tail's diagnostics on stderr.

@@ -5,13 +5,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/nsqkit/nsqkit/core/archive"
 	"github.com/nsqkit/nsqkit/core/cli"
@@ -54,37 +52,15 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer, si
 		return cli.ExitFailure
 	}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- a.Run(ctx) }()
-	var stopAt time.Time
-	for {
-		select {
-		case err := <-errc:
-			if err != nil {
-				lg.Fatalf("%s", err)
-				return cli.ExitFailure
-			}
-			return cli.ExitOK
-		case s := <-sigc:
-			switch {
-			case s == syscall.SIGHUP:
-				lg.Infof("SIGHUP: closing current files")
-				a.Hup()
-			case ctx.Err() == nil:
-				lg.Infof("%s: stopping", s)
-				stopAt = time.Now()
-				cancel()
-			case time.Since(stopAt) < time.Second:
-				// the same stop delivered twice (to the process and its
-				// group, as timeout(1) does)
-			default:
-				lg.Errorf("%s again: exiting without waiting (unsynced messages were not finished and will be redelivered)", s)
-				return cli.ExitFailure
-			}
-		}
-	}
+	return cli.RunJob(cli.Job{
+		Run:      a.Run,
+		Stopping: "stopping",
+		Abandon:  "exiting without waiting (unsynced messages were not finished and will be redelivered)",
+		Hup: func() {
+			lg.Infof("SIGHUP: closing current files")
+			a.Hup()
+		},
+	}, lg, sigc)
 }
 
 // buildOptions parses the command line into archive.Options and the
