@@ -64,4 +64,3 @@ func RunJob(job Job, lg *logger.Logger, sigc <-chan os.Signal) int {
 		}
 	}
 }
-
