@@ -4,7 +4,7 @@ BIN      := bin
 DATA     ?= ./data
 FUZZTIME ?= 60s
 
-.PHONY: all build run demo test test-race fuzz lint bench clean
+.PHONY: all build run demo test test-race fuzz lint bench bench-go clean
 
 all: build
 
@@ -25,11 +25,13 @@ demo: build
 
 # Everything CI runs: vet, the core's unit tests under the race detector
 # (fuzz targets run their seed corpus), then the CLI and end-to-end tests
-# against the built binaries.
+# against the built binaries, then every Go benchmark once (a smoke test:
+# nothing is timed).
 test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -race -timeout 15m $$($(GO) list ./core/... | grep -v /core/internal/e2e)
 	$(GO) test -count=1 -timeout 15m ./cmd/... ./core/internal/e2e/...
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./core/wire/ ./core/nsqd/ ./core/pipe/ ./core/top/cluster/
 
 test-race:
 	$(GO) test -count=1 -race -timeout 15m ./...
@@ -46,7 +48,19 @@ lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt: files above need formatting"; exit 1)
 	$(GO) vet ./...
 
-bench:
+# Compare our nsqd with another nsqd binary on the performance scenarios
+# (core/internal/benchrun): a fresh nsqd per run, RUNS rounds alternating
+# ours/peer, then medians, ours/peer and which targets hold.
+# NSQD_PEER=/path/to/nsqd (e.g. NSQ 1.3.0's, built outside this
+# repository) to compare; without it, our figures only. About 3 minutes
+# with a peer, 1.5 without.
+NSQD_PEER ?=
+RUNS      ?= 3
+bench: build
+	$(GO) run ./core/internal/benchrun --bin ./$(BIN) --runs $(RUNS) $(if $(NSQD_PEER),--peer $(NSQD_PEER))
+
+# The Go micro-benchmarks (wire codec, nsqd hot paths).
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./core/wire/ ./core/nsqd/
 
 clean:
