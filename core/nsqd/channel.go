@@ -1,8 +1,10 @@
 package nsqd
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -24,9 +26,9 @@ var (
 // Channel is one channel of a topic: its own copy of every message, a
 // memory queue spilling to disk, and the in-flight and deferred sets.
 //
-// Goroutines: none of its own. Subscribed clients' pumps read memoryMsgChan
-// and the backend; the NSQD queue scanner calls processInFlight and
-// processDeferred; the topic pump calls put.
+// Goroutines: none of its own. Subscribed clients' pumps pop batches from
+// mem and read the backend; the NSQD queue scanner calls processInFlight
+// and processDeferred; the topic's publishers and pump call putRecords.
 type Channel struct {
 	messageCount atomic.Uint64
 	requeueCount atomic.Uint64
@@ -37,8 +39,10 @@ type Channel struct {
 	nsqd      *NSQD
 	ephemeral bool
 
-	backend       diskqueue.Backend
-	memoryMsgChan chan *Message
+	backend diskqueue.Backend
+	// mem is nil for a non-ephemeral channel with --mem-queue-size=0
+	// (every message goes to disk).
+	mem *memQueue
 
 	exitMu   sync.RWMutex
 	exitFlag atomic.Bool
@@ -50,14 +54,73 @@ type Channel struct {
 	deleter sync.Once
 
 	inFlightMu sync.Mutex
-	inFlight   map[wire.MessageID]*Message
-	inFlightPQ pqueue
+	inFlight   msgSet
 
 	deferredMu sync.Mutex
-	deferred   map[wire.MessageID]*Message
-	deferredPQ pqueue
+	deferred   msgSet
 
 	e2e *latencyStream
+}
+
+// msgSet is the in-flight or the deferred set of a channel: messages by ID
+// and a heap by deadline. IDs made by nsqd are keyed by their number; any
+// other ID (from a disk queue written by some other program) by its bytes.
+type msgSet struct {
+	canon map[uint64]*Message
+	raw   map[wire.MessageID]*Message
+	pq    pqueue
+}
+
+func (s *msgSet) init() {
+	s.canon = make(map[uint64]*Message)
+	s.raw = nil
+	s.pq = make(pqueue, 0, 64)
+}
+
+func (s *msgSet) len() int { return len(s.canon) + len(s.raw) }
+
+// get finds the message with the 16-byte ID id.
+func (s *msgSet) get(id []byte) *Message {
+	if k, ok := wire.ParseID(id); ok {
+		return s.canon[k]
+	}
+	if s.raw == nil || len(id) != wire.MsgIDLength {
+		return nil
+	}
+	return s.raw[wire.MessageID(id)]
+}
+
+// add inserts m (keyed by its ID) and pushes it on the heap; false if a
+// message with that ID is there already.
+func (s *msgSet) add(m *Message) bool {
+	if m.canon {
+		if _, ok := s.canon[m.key]; ok {
+			return false
+		}
+		s.canon[m.key] = m
+	} else {
+		if s.raw == nil {
+			s.raw = make(map[wire.MessageID]*Message)
+		}
+		if _, ok := s.raw[m.ID]; ok {
+			return false
+		}
+		s.raw[m.ID] = m
+	}
+	s.pq.push(m)
+	return true
+}
+
+// del removes m from the map and the heap.
+func (s *msgSet) del(m *Message) {
+	if m.canon {
+		delete(s.canon, m.key)
+	} else {
+		delete(s.raw, m.ID)
+	}
+	if m.index >= 0 {
+		s.pq.remove(m.index)
+	}
 }
 
 func newChannel(topicName, name string, n *NSQD) *Channel {
@@ -77,19 +140,17 @@ func newChannel(topicName, name string, n *NSQD) *Channel {
 		c.backend = diskqueue.New(diskqueue.ChannelQueueName(topicName, name), n.queueOptions())
 	}
 	if c.ephemeral || opts.MemQueueSize > 0 {
-		c.memoryMsgChan = make(chan *Message, opts.MemQueueSize)
+		c.mem = newMemQueue(opts.MemQueueSize, opts.MemQueueSize <= 0)
 	}
 	return c
 }
 
 func (c *Channel) initQueues() {
 	c.inFlightMu.Lock()
-	c.inFlight = make(map[wire.MessageID]*Message)
-	c.inFlightPQ = make(pqueue, 0, 64)
+	c.inFlight.init()
 	c.inFlightMu.Unlock()
 	c.deferredMu.Lock()
-	c.deferred = make(map[wire.MessageID]*Message)
-	c.deferredPQ = make(pqueue, 0, 64)
+	c.deferred.init()
 	c.deferredMu.Unlock()
 }
 
@@ -118,38 +179,101 @@ func (c *Channel) setPaused(p bool) {
 }
 
 // Depth is the number of queued messages (memory + disk).
-func (c *Channel) Depth() int64 { return int64(len(c.memoryMsgChan)) + c.backend.Depth() }
+func (c *Channel) Depth() int64 { return c.mem.Len() + c.backend.Depth() }
 
-// put queues a message handed over by the topic (or requeued).
-func (c *Channel) put(m *Message) error {
+// room is how many messages publishers may hand over before the channel's
+// memory is full; unbounded when the channel has no memory budget (its
+// messages go to disk, or to a waiting client, or are dropped).
+func (c *Channel) room() int64 {
+	if c.mem == nil || c.mem.limit <= 0 {
+		return math.MaxInt64
+	}
+	return c.mem.limit - c.mem.Len()
+}
+
+// putRecords takes records from..to-1 of b from the topic: deferred ones
+// go to the deferred set, the others to memory while there is room, then
+// to disk.
+func (c *Channel) putRecords(b *recBatch, from, to int) {
+	c.exitMu.RLock()
+	defer c.exitMu.RUnlock()
+	if c.exitFlag.Load() || from >= to {
+		return
+	}
+	c.messageCount.Add(uint64(to - from))
+	for i := from; i < to; {
+		j := i
+		for j < to && !recIsDeferred(b.buf[b.start(j):]) {
+			j++
+		}
+		c.queueLocked(b, i, j)
+		if j < to {
+			if r, ok := parseRec(b.rec(j)); ok {
+				m := newMessageFromRec(&r)
+				if err := c.startDeferredTimeout(m, time.Duration(r.deferred)); err != nil {
+					freeMessage(m)
+				}
+			}
+			j++
+		}
+		i = j
+	}
+}
+
+func recIsDeferred(b []byte) bool {
+	v, _ := binary.Uvarint(b)
+	return v&recDeferred != 0
+}
+
+// queueLocked queues records from..to-1 of b: memory while there is room,
+// then disk; exitMu is held (read).
+func (c *Channel) queueLocked(b *recBatch, from, to int) {
+	i := from + c.mem.push(b, from, to)
+	if i >= to || c.ephemeral {
+		return // an ephemeral channel drops what does not fit
+	}
+	buf := bufferPool.Get().(*[]byte)
+	for ; i < to; i++ {
+		r, ok := parseRec(b.rec(i))
+		if !ok {
+			continue
+		}
+		*buf = r.appendDisk((*buf)[:0])
+		err := c.backend.Put(*buf)
+		c.nsqd.setHealth(err)
+		if err != nil {
+			c.nsqd.logger.Errorf("CHANNEL(%s): failed to write message to backend - %s", c.name, err)
+		}
+	}
+	putBuffer(buf)
+}
+
+// requeueMessages puts messages that left the in-flight or deferred set
+// back in the queue and recycles them.
+func (c *Channel) requeueMessagesLocked(ms []*Message) {
+	b := batchPool.Get().(*recBatch)
+	b.reset()
+	for _, m := range ms {
+		b.buf = m.appendRec(b.buf, 0)
+		b.ends = append(b.ends, len(b.buf))
+		freeMessage(m)
+	}
+	c.queueLocked(b, 0, b.len())
+	b.shrink(1 << 20)
+	batchPool.Put(b)
+}
+
+var batchPool = sync.Pool{New: func() any { return new(recBatch) }}
+
+// putBack returns records a client popped but did not send (it was
+// closing) to the queue.
+func (c *Channel) putBack(b *recBatch) {
 	c.exitMu.RLock()
 	defer c.exitMu.RUnlock()
 	if c.exitFlag.Load() {
-		return errExiting
-	}
-	return c.putLocked(m)
-}
-
-func (c *Channel) putLocked(m *Message) error {
-	select {
-	case c.memoryMsgChan <- m:
-		return nil
-	default:
-	}
-	return c.putBackend(m)
-}
-
-// putFromTopic is put plus the message count; deferred copies go to the
-// deferred set.
-func (c *Channel) putFromTopic(m *Message) {
-	c.messageCount.Add(1)
-	if m.deferred > 0 {
-		c.startDeferredTimeout(m, m.deferred)
 		return
 	}
-	if err := c.put(m); err != nil && !errors.Is(err, errExiting) {
-		c.nsqd.logger.Errorf("TOPIC(%s) CHANNEL(%s): failed to put message %s - %s", c.topicName, c.name, m.ID[:], err)
-	}
+	c.queueLocked(b, 0, b.len())
 }
 
 // addClient subscribes a client. It fails when the channel is exiting or
@@ -217,96 +341,102 @@ func (c *Channel) ClientCount() int {
 	return len(c.clients)
 }
 
-// startInFlight records m as delivered to clientID until now+timeout.
-func (c *Channel) startInFlight(m *Message, clientID int64, timeout time.Duration) error {
-	now := time.Now()
-	m.clientID = clientID
-	m.deliveryTS = now
-	m.pri = now.Add(timeout).UnixNano()
+// startInFlight records the messages of recs (attempts already counted)
+// as delivered to clientID at now until now+timeout, under one lock. A
+// message whose ID is in flight already is sent but not tracked, as in
+// 1.3.0.
+func (c *Channel) startInFlight(recs []rec, clientID, now int64, timeout time.Duration) {
+	deadline := now + int64(timeout)
 	c.inFlightMu.Lock()
-	defer c.inFlightMu.Unlock()
-	if _, ok := c.inFlight[m.ID]; ok {
-		return errors.New("ID already in flight")
+	for i := range recs {
+		m := newMessageFromRec(&recs[i])
+		m.clientID = clientID
+		m.deliveryTS = now
+		m.pri = deadline
+		if !c.inFlight.add(m) {
+			freeMessage(m)
+		}
 	}
-	c.inFlight[m.ID] = m
-	c.inFlightPQ.push(m)
-	return nil
+	c.inFlightMu.Unlock()
 }
 
 // takeInFlight removes a message from the in-flight set if clientID owns it.
-func (c *Channel) takeInFlight(clientID int64, id wire.MessageID) (*Message, error) {
+func (c *Channel) takeInFlight(clientID int64, id []byte) (*Message, error) {
 	c.inFlightMu.Lock()
 	defer c.inFlightMu.Unlock()
-	m, ok := c.inFlight[id]
-	if !ok {
+	m := c.inFlight.get(id)
+	if m == nil {
 		return nil, errNotInFlight
 	}
 	if m.clientID != clientID {
 		return nil, errNotOwner
 	}
-	delete(c.inFlight, id)
-	if m.index >= 0 {
-		c.inFlightPQ.remove(m.index)
-	}
+	c.inFlight.del(m)
 	return m, nil
 }
 
 // finish is FIN: the message is done.
-func (c *Channel) finish(clientID int64, id wire.MessageID) error {
+func (c *Channel) finish(clientID int64, id []byte) error {
 	m, err := c.takeInFlight(clientID, id)
 	if err != nil {
 		return err
 	}
 	c.e2e.insert(m.Timestamp)
+	freeMessage(m)
 	return nil
 }
 
 // requeue is REQ: back to the queue now, or deferred for delay.
-func (c *Channel) requeue(clientID int64, id wire.MessageID, delay time.Duration) error {
+func (c *Channel) requeue(clientID int64, id []byte, delay time.Duration) error {
 	m, err := c.takeInFlight(clientID, id)
 	if err != nil {
 		return err
 	}
 	c.requeueCount.Add(1)
 	if delay <= 0 {
-		return c.put(m)
+		c.exitMu.RLock()
+		defer c.exitMu.RUnlock()
+		if c.exitFlag.Load() {
+			return errExiting
+		}
+		c.requeueMessagesLocked([]*Message{m})
+		return nil
 	}
 	return c.startDeferredTimeout(m, delay)
 }
 
 // touch is TOUCH: the deadline moves to now+timeout, capped at delivery +
 // --max-msg-timeout.
-func (c *Channel) touch(clientID int64, id wire.MessageID, timeout time.Duration) error {
+func (c *Channel) touch(clientID int64, id []byte, timeout time.Duration) error {
 	c.inFlightMu.Lock()
 	defer c.inFlightMu.Unlock()
-	m, ok := c.inFlight[id]
-	if !ok {
+	m := c.inFlight.get(id)
+	if m == nil {
 		return errNotInFlight
 	}
 	if m.clientID != clientID {
 		return errNotOwner
 	}
-	deadline := time.Now().Add(timeout)
-	if max := m.deliveryTS.Add(c.nsqd.opts.MaxMsgTimeout); deadline.After(max) {
+	deadline := time.Now().UnixNano() + int64(timeout)
+	if max := m.deliveryTS + int64(c.nsqd.opts.MaxMsgTimeout); deadline > max {
 		deadline = max
 	}
-	m.pri = deadline.UnixNano()
+	m.pri = deadline
 	if m.index >= 0 {
-		c.inFlightPQ.remove(m.index)
+		c.inFlight.pq.remove(m.index)
 	}
-	c.inFlightPQ.push(m)
+	c.inFlight.pq.push(m)
 	return nil
 }
 
 func (c *Channel) startDeferredTimeout(m *Message, delay time.Duration) error {
-	m.pri = time.Now().Add(delay).UnixNano()
+	m.pri = time.Now().UnixNano() + int64(delay)
+	m.index = -1
 	c.deferredMu.Lock()
 	defer c.deferredMu.Unlock()
-	if _, ok := c.deferred[m.ID]; ok {
+	if !c.deferred.add(m) {
 		return errAlreadyDeferred
 	}
-	c.deferred[m.ID] = m
-	c.deferredPQ.push(m)
 	return nil
 }
 
@@ -314,20 +444,20 @@ func (c *Channel) startDeferredTimeout(m *Message, delay time.Duration) error {
 func (c *Channel) InFlightCount() int {
 	c.inFlightMu.Lock()
 	defer c.inFlightMu.Unlock()
-	return len(c.inFlight)
+	return c.inFlight.len()
 }
 
 // DeferredCount is the number of deferred messages.
 func (c *Channel) DeferredCount() int {
 	c.deferredMu.Lock()
 	defer c.deferredMu.Unlock()
-	return len(c.deferred)
+	return c.deferred.len()
 }
 
 // processInFlight returns timed-out messages to the queue. It reports
 // whether any work was done.
 func (c *Channel) processInFlight(now int64) bool {
-	return c.processDue(now, &c.inFlightMu, &c.inFlightPQ, &c.inFlight, func(m *Message) {
+	return c.processDue(now, &c.inFlightMu, &c.inFlight, func(m *Message) {
 		c.timeoutCount.Add(1)
 		c.clientsMu.RLock()
 		cl := c.clients[m.clientID]
@@ -340,33 +470,43 @@ func (c *Channel) processInFlight(now int64) bool {
 
 // processDeferred moves due deferred messages to the queue.
 func (c *Channel) processDeferred(now int64) bool {
-	return c.processDue(now, &c.deferredMu, &c.deferredPQ, &c.deferred, nil)
+	return c.processDue(now, &c.deferredMu, &c.deferred, nil)
 }
 
 // processDue takes every message due by now out of one of the channel's
-// timed sets (in flight or deferred), runs onDue for it and queues it.
-func (c *Channel) processDue(now int64, mu *sync.Mutex, pq *pqueue, set *map[wire.MessageID]*Message, onDue func(*Message)) bool {
+// timed sets (in flight or deferred), runs onDue for it and queues it, a
+// batch at a time.
+func (c *Channel) processDue(now int64, mu *sync.Mutex, set *msgSet, onDue func(*Message)) bool {
 	c.exitMu.RLock()
 	defer c.exitMu.RUnlock()
 	if c.exitFlag.Load() {
 		return false
 	}
+	var due [64]*Message
 	dirty := false
 	for {
+		n := 0
 		mu.Lock()
-		m := pq.peekDue(now)
-		if m == nil {
-			mu.Unlock()
+		for n < len(due) {
+			m := set.pq.peekDue(now)
+			if m == nil {
+				break
+			}
+			set.del(m)
+			due[n] = m
+			n++
+		}
+		mu.Unlock()
+		if n == 0 {
 			return dirty
 		}
-		pq.remove(m.index)
-		delete(*set, m.ID)
-		mu.Unlock()
 		dirty = true
 		if onDue != nil {
-			onDue(m)
+			for _, m := range due[:n] {
+				onDue(m)
+			}
 		}
-		c.putLocked(m)
+		c.requeueMessagesLocked(due[:n])
 	}
 }
 
@@ -378,14 +518,7 @@ func (c *Channel) Empty() error {
 	for _, cl := range c.clientList() {
 		cl.emptied()
 	}
-	for {
-		select {
-		case <-c.memoryMsgChan:
-			continue
-		default:
-		}
-		break
-	}
+	c.mem.clear()
 	return c.backend.Empty()
 }
 
@@ -415,9 +548,7 @@ func (c *Channel) exit(deleted bool) error {
 
 	if deleted {
 		c.initQueues()
-		for len(c.memoryMsgChan) > 0 {
-			<-c.memoryMsgChan
-		}
+		c.mem.clear()
 		return c.backend.Delete()
 	}
 	c.flush()
@@ -430,28 +561,40 @@ func (c *Channel) flush() {
 		return
 	}
 	n := 0
-	write := func(m *Message) {
-		if err := c.putBackend(m); err == nil {
-			n++
+	buf := bufferPool.Get().(*[]byte)
+	defer putBuffer(buf)
+	write := func(data []byte) {
+		err := c.backend.Put(data)
+		c.nsqd.setHealth(err)
+		if err != nil {
+			c.nsqd.logger.Errorf("CHANNEL(%s): failed to write message to backend - %s", c.name, err)
+			return
 		}
+		n++
 	}
+	var b recBatch
 	for {
-		select {
-		case m := <-c.memoryMsgChan:
-			write(m)
-			continue
-		default:
+		b.reset()
+		if c.mem.pop(1024, 1<<20, &b) == 0 {
+			break
 		}
-		break
+		for i := 0; i < b.len(); i++ {
+			if r, ok := parseRec(b.rec(i)); ok {
+				*buf = r.appendDisk((*buf)[:0])
+				write(*buf)
+			}
+		}
 	}
 	c.inFlightMu.Lock()
-	for _, m := range c.inFlightPQ {
-		write(m)
+	for _, m := range c.inFlight.pq {
+		*buf = m.encode((*buf)[:0])
+		write(*buf)
 	}
 	c.inFlightMu.Unlock()
 	c.deferredMu.Lock()
-	for _, m := range c.deferredPQ {
-		write(m)
+	for _, m := range c.deferred.pq {
+		*buf = m.encode((*buf)[:0])
+		write(*buf)
 	}
 	c.deferredMu.Unlock()
 	if n > 0 {
@@ -459,16 +602,10 @@ func (c *Channel) flush() {
 	}
 }
 
-func (c *Channel) putBackend(m *Message) error {
-	buf := bufferPool.Get().(*[]byte)
-	*buf = m.encode((*buf)[:0])
-	err := c.backend.Put(*buf)
-	bufferPool.Put(buf)
-	c.nsqd.setHealth(err)
-	if err != nil {
-		c.nsqd.logger.Errorf("CHANNEL(%s): failed to write message to backend - %s", c.name, err)
-	}
-	return err
-}
-
 var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func putBuffer(b *[]byte) {
+	if cap(*b) <= 1<<20 {
+		bufferPool.Put(b)
+	}
+}

@@ -3,6 +3,7 @@ package nsqd
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -80,6 +81,15 @@ type client struct {
 
 	// publish fast path: the last topic published to
 	lastTopic *Topic
+	pubScr    pubScratch
+	one       [1][]byte // PUB/DPUB's body as a batch
+
+	recs []rec // the pump's decoded batch
+
+	// readyDirty: a FIN or REQ lowered the in-flight count and the pump
+	// has not been told yet (ioLoop only; see ioLoop)
+	readyDirty bool
+	sinceReady int
 }
 
 func newClient(id int64, conn net.Conn, n *NSQD) *client {
@@ -153,23 +163,6 @@ func (c *client) tryUpdateReadyState() {
 
 func (c *client) setReady(n int64) {
 	c.readyCount.Store(n)
-	c.tryUpdateReadyState()
-}
-
-func (c *client) sendingMessage() {
-	c.inFlightCount.Add(1)
-	c.messageCount.Add(1)
-}
-
-func (c *client) finishedMessage() {
-	c.finishCount.Add(1)
-	c.inFlightCount.Add(-1)
-	c.tryUpdateReadyState()
-}
-
-func (c *client) requeuedMessage() {
-	c.requeueCount.Add(1)
-	c.inFlightCount.Add(-1)
 	c.tryUpdateReadyState()
 }
 
@@ -251,43 +244,30 @@ func (c *client) sendFrame(frameType int32, data []byte) error {
 	return c.flushLocked()
 }
 
-// writeMessageLocked appends a message frame without flushing; writeMu
-// is held.
-func (c *client) writeMessageLocked(m *Message) error {
-	var hdr [8 + wire.MsgHeaderLength]byte
-	size := uint32(4 + m.EncodedLen())
-	hdr[0], hdr[1], hdr[2], hdr[3] = byte(size>>24), byte(size>>16), byte(size>>8), byte(size)
-	hdr[7] = byte(wire.FrameTypeMessage)
-	ts := uint64(m.Timestamp)
-	for i := 0; i < 8; i++ {
-		hdr[8+i] = byte(ts >> (56 - 8*i))
-	}
-	hdr[16], hdr[17] = byte(m.Attempts>>8), byte(m.Attempts)
-	copy(hdr[18:], m.ID[:])
-	c.pending = true
-	if _, err := c.writer.Write(hdr[:]); err != nil {
-		return err
-	}
-	_, err := c.writer.Write(m.Body)
-	if err == nil && c.writer.Size() <= 1 {
-		// output_buffer_size -1: every message goes straight to the socket
-		// (a 1-byte body would otherwise wait in the 1-byte buffer)
-		err = c.flushLocked()
-	}
-	return err
-}
+// Delivery batches: at most this many messages, or (past the first) this
+// many bytes, are taken from the channel at once.
+const (
+	deliverBatch      = 1024
+	deliverBatchBytes = 256 << 10
+)
 
 // messagePump delivers the subscribed channel's messages while the client
 // is ready, flushes on the output-buffer timer and sends heartbeats.
+//
+// Each round takes as many queued messages as RDY allows (one lock on the
+// channel's memory queue), records them in flight (one lock, one clock
+// read) and writes their frames into the buffered writer in one go. When
+// nothing more is ready the buffer is flushed (drain, then flush), so an
+// idle client never waits for the output-buffer timer, which stays the
+// upper bound under continuous load.
 func (c *client) messagePump() {
 	defer close(c.pumpDone)
 	var (
-		subChannel     *Channel
-		memoryMsgChan  chan *Message
-		backendMsgChan <-chan []byte
-		flusherChan    <-chan time.Time
-		heartbeatChan  <-chan time.Time
-		flushed        = true
+		subChannel    *Channel
+		flusherChan   <-chan time.Time
+		heartbeatChan <-chan time.Time
+		flushed       = true
+		batch         recBatch
 	)
 	hb := c.heartbeat()
 	c.metaMu.RLock()
@@ -319,44 +299,108 @@ func (c *client) messagePump() {
 		c.nsqd.logger.Errorf("PROTOCOL(V2): [%s] messagePump error - %s", c.remoteAddr, err)
 		c.close()
 	}
+	// budget is how many messages the client may be sent now
+	budget := func() int {
+		n := c.readyCount.Load() - c.inFlightCount.Load()
+		if n > deliverBatch {
+			n = deliverBatch
+		}
+		return int(n)
+	}
 
 	for {
-		if subChannel == nil || !c.isReadyForMessages() {
-			memoryMsgChan, backendMsgChan, flusherChan = nil, nil, nil
-			if !flushed {
+		var memC <-chan struct{}
+		var diskC <-chan []byte
+		var handoff *memQueue
+		ready := subChannel != nil && c.isReadyForMessages()
+		if ready {
+			diskC = subChannel.backend.ReadChan()
+			if q := subChannel.mem; q != nil {
+				if q.Len() > 0 {
+					memC = closedChan
+				} else {
+					memC = q.notify
+					if q.handoff {
+						handoff = q
+					}
+				}
+			}
+			if !flushed && obt > 0 && memC != closedChan {
+				// drain, then flush: anything on disk?
+				select {
+				case data := <-diskC:
+					if c.deliverFromDisk(subChannel, &batch, data, diskC, budget(), msgTimeout, sampleRate) {
+						flushed = false
+					}
+					continue
+				default:
+				}
 				if err := c.flush(); err != nil {
 					fail(err)
 					goto exit
 				}
 				flushed = true
 			}
-		} else {
-			memoryMsgChan = subChannel.memoryMsgChan
-			backendMsgChan = subChannel.backend.ReadChan()
-			if flushed || outputTicker == nil {
-				flusherChan = nil
-			} else {
-				flusherChan = outputTicker.C
-			}
-		}
-
-		// Drain, then flush: while messages are ready they go into the
-		// buffer; the moment none is, the buffer goes out, so an idle
-		// client never waits for the output-buffer timer (which stays the
-		// upper bound under continuous load).
-		ev, m, raw, ch := c.nextEvent(!flushed && obt > 0, flusherChan, subEventChan, identifyEventChan, heartbeatChan, backendMsgChan, memoryMsgChan)
-		switch ev {
-		case evIdle, evFlush:
+		} else if !flushed {
 			if err := c.flush(); err != nil {
 				fail(err)
 				goto exit
 			}
 			flushed = true
-		case evReady:
-		case evSubscribed:
+		}
+		flusherChan = nil
+		if !flushed && outputTicker != nil {
+			flusherChan = outputTicker.C
+		}
+		if handoff != nil {
+			handoff.wait()
+		}
+
+		select {
+		case <-memC:
+			if handoff != nil {
+				handoff.done()
+			}
+			batch.reset()
+			q := subChannel.mem
+			if q.pop(budget(), deliverBatchBytes, &batch) > 0 {
+				if q.Len() > 0 {
+					signal(q.notify) // wake a competing client
+				}
+				if c.deliver(subChannel, &batch, msgTimeout, sampleRate) {
+					flushed = false
+				}
+			}
+		case data := <-diskC:
+			if handoff != nil {
+				handoff.done()
+			}
+			if c.deliverFromDisk(subChannel, &batch, data, diskC, budget(), msgTimeout, sampleRate) {
+				flushed = false
+			}
+		case <-flusherChan:
+			if handoff != nil {
+				handoff.done()
+			}
+			if err := c.flush(); err != nil {
+				fail(err)
+				goto exit
+			}
+			flushed = true
+		case <-c.readyStateChan:
+			if handoff != nil {
+				handoff.done()
+			}
+		case ch := <-subEventChan:
+			if handoff != nil {
+				handoff.done()
+			}
 			subChannel = ch
 			subEventChan = nil
-		case evIdentify:
+		case <-identifyEventChan:
+			if handoff != nil {
+				handoff.done()
+			}
 			identifyEventChan = nil
 			c.metaMu.RLock()
 			hb, obt = c.heartbeat(), c.outputBufferTimeout
@@ -377,89 +421,68 @@ func (c *client) messagePump() {
 				heartbeatTicker = time.NewTicker(hb)
 				heartbeatChan = heartbeatTicker.C
 			}
-		case evHeartbeat:
+		case <-heartbeatChan:
+			if handoff != nil {
+				handoff.done()
+			}
 			if err := c.sendFrame(wire.FrameTypeResponse, wire.Heartbeat); err != nil {
 				fail(err)
 				goto exit
 			}
 			flushed = true
-		case evDiskMessage:
-			dm, err := decodeMessage(raw)
-			if err != nil {
-				c.nsqd.logger.Errorf("failed to decode message - %s", err)
-				continue
+		case <-c.exitChan:
+			if handoff != nil {
+				handoff.done()
 			}
-			if c.deliver(subChannel, dm, msgTimeout, sampleRate) {
-				flushed = false
-			}
-		case evMessage:
-			if c.deliver(subChannel, m, msgTimeout, sampleRate) {
-				flushed = false
-			}
-		case evExit:
 			goto exit
 		}
+		batch.shrink(4 << 20)
 	}
 exit:
 }
 
-// pump events, see nextEvent
-const (
-	evIdle = iota
-	evFlush
-	evReady
-	evSubscribed
-	evIdentify
-	evHeartbeat
-	evDiskMessage
-	evMessage
-	evExit
-)
-
-// nextEvent waits for the pump's next event. With idleOK it does not block:
-// when nothing is ready it reports evIdle (a client that disabled the
-// output-buffer timer with -1 keeps nsqd's flush-when-full-or-not-ready).
-func (c *client) nextEvent(idleOK bool, flusher <-chan time.Time, sub <-chan *Channel, ident <-chan struct{},
-	heartbeat <-chan time.Time, disk <-chan []byte, mem <-chan *Message) (int, *Message, []byte, *Channel) {
-	if idleOK {
-		select {
-		case m := <-mem:
-			return evMessage, m, nil, nil
-		case b := <-disk:
-			return evDiskMessage, nil, b, nil
-		case <-c.exitChan:
-			return evExit, nil, nil, nil
-		default:
-			return evIdle, nil, nil, nil
+// deliverFromDisk delivers a message read from the channel's disk queue,
+// with any more the queue has ready right now (up to max).
+func (c *client) deliverFromDisk(ch *Channel, b *recBatch, data []byte, diskC <-chan []byte, max int, timeout time.Duration, sampleRate int32) bool {
+	b.reset()
+	add := func(data []byte) {
+		var ok bool
+		if b.buf, ok = appendRecFromDisk(b.buf, data); !ok {
+			c.nsqd.logger.Errorf("failed to decode message - %s", wire.ErrShortMessage)
+			return
 		}
+		b.ends = append(b.ends, len(b.buf))
 	}
-	select {
-	case <-flusher:
-		return evFlush, nil, nil, nil
-	case <-c.readyStateChan:
-		return evReady, nil, nil, nil
-	case ch := <-sub:
-		return evSubscribed, nil, nil, ch
-	case <-ident:
-		return evIdentify, nil, nil, nil
-	case <-heartbeat:
-		return evHeartbeat, nil, nil, nil
-	case b := <-disk:
-		return evDiskMessage, nil, b, nil
-	case m := <-mem:
-		return evMessage, m, nil, nil
-	case <-c.exitChan:
-		return evExit, nil, nil, nil
+	add(data)
+	for b.len() < max {
+		select {
+		case data = <-diskC:
+			add(data)
+			continue
+		default:
+		}
+		break
 	}
+	return c.deliver(ch, b, timeout, sampleRate)
 }
 
-// deliver sends one message (or drops it by sampling). It reports whether
-// a frame was written.
-func (c *client) deliver(ch *Channel, m *Message, timeout time.Duration, sampleRate int32) bool {
-	if sampleRate > 0 && rand.Int32N(100) > sampleRate {
+// deliver sends a batch of records (minus those dropped by sampling) and
+// reports whether a frame was written.
+func (c *client) deliver(ch *Channel, b *recBatch, timeout time.Duration, sampleRate int32) bool {
+	recs := c.recs[:0]
+	for i := 0; i < b.len(); i++ {
+		if sampleRate > 0 && rand.Int32N(100) > sampleRate {
+			continue
+		}
+		if r, ok := parseRec(b.rec(i)); ok {
+			recs = append(recs, r)
+		}
+	}
+	c.recs = recs[:0]
+	if len(recs) == 0 {
 		return false
 	}
-	// The closing check and the frame share writeMu with CLS, so a message
+	// The closing check and the frames share writeMu with CLS, so a message
 	// is either written before CLOSE_WAIT (the client counts it in flight)
 	// or not sent at all: a client may close as soon as it has CLOSE_WAIT
 	// and nothing in flight, and a message sent after that would sit in
@@ -467,15 +490,25 @@ func (c *client) deliver(ch *Channel, m *Message, timeout time.Duration, sampleR
 	c.writeMu.Lock()
 	if c.state.Load() == stateClosing {
 		c.writeMu.Unlock()
-		if err := ch.put(m); err != nil {
-			c.nsqd.logger.Errorf("PROTOCOL(V2): [%s] returning a message to %s after CLS - %s", c.remoteAddr, ch.name, err)
+		var back recBatch
+		for i := range recs {
+			back.add(recs[i].ts, recs[i].attempts, recs[i].id, recs[i].rawID, 0, recs[i].body)
 		}
+		ch.putBack(&back)
 		return false
 	}
-	m.Attempts++
-	ch.startInFlight(m, c.id, timeout)
-	c.sendingMessage()
-	err := c.writeMessageLocked(m)
+	for i := range recs {
+		recs[i].attempts++
+	}
+	ch.startInFlight(recs, c.id, time.Now().UnixNano(), timeout)
+	c.inFlightCount.Add(int64(len(recs)))
+	c.messageCount.Add(uint64(len(recs)))
+	var err error
+	for i := range recs {
+		if err = c.writeRecLocked(&recs[i]); err != nil {
+			break
+		}
+	}
 	c.writeMu.Unlock()
 	if err != nil {
 		c.nsqd.logger.Errorf("PROTOCOL(V2): [%s] send message - %s", c.remoteAddr, err)
@@ -483,4 +516,42 @@ func (c *client) deliver(ch *Channel, m *Message, timeout time.Duration, sampleR
 		return false
 	}
 	return true
+}
+
+// writeRecLocked appends a message frame for r without flushing; writeMu
+// is held.
+func (c *client) writeRecLocked(r *rec) error {
+	const hdrLen = 8 + wire.MsgHeaderLength
+	size := hdrLen + len(r.body)
+	c.pending = true
+	if c.writer.Available() >= size {
+		buf := c.writer.AvailableBuffer()[:size]
+		putFrameHeader(buf, r)
+		copy(buf[hdrLen:], r.body)
+		_, err := c.writer.Write(buf)
+		return err
+	}
+	var hdr [hdrLen]byte
+	putFrameHeader(hdr[:], r)
+	if _, err := c.writer.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := c.writer.Write(r.body)
+	if err == nil && c.writer.Size() <= 1 {
+		// output_buffer_size -1: every message goes straight to the socket
+		// (a 1-byte body would otherwise wait in the 1-byte buffer)
+		err = c.flushLocked()
+	}
+	return err
+}
+
+// putFrameHeader writes the frame size and type and the message header of
+// r into b[:34].
+func putFrameHeader(b []byte, r *rec) {
+	_ = b[8+wire.MsgHeaderLength-1]
+	binary.BigEndian.PutUint32(b, uint32(4+wire.MsgHeaderLength+len(r.body)))
+	binary.BigEndian.PutUint32(b[4:], uint32(wire.FrameTypeMessage))
+	binary.BigEndian.PutUint64(b[8:], uint64(r.ts))
+	binary.BigEndian.PutUint16(b[16:], r.attempts)
+	r.putID(b[18:34])
 }

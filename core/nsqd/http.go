@@ -287,9 +287,10 @@ func (s *httpHandler) pub(w http.ResponseWriter, r *http.Request, _ string) (any
 			return nil, errf(http.StatusBadRequest, "INVALID_DEFER")
 		}
 	}
-	m := NewMessage(t.NewMessageID(), body)
-	m.deferred = deferred
-	if err := t.PutMessage(m); err != nil {
+	ps := pubScratchPool.Get().(*pubScratch)
+	err = t.publish([][]byte{body}, deferred, ps)
+	pubScratchPool.Put(ps)
+	if err != nil {
 		return nil, errf(http.StatusServiceUnavailable, "EXITING")
 	}
 	return "OK", nil
@@ -311,7 +312,7 @@ func (s *httpHandler) mpub(w http.ResponseWriter, r *http.Request, _ string) (an
 			s.n.logger.Warnf("deprecated value '%s' used for /mpub binary param", v)
 		}
 	}
-	var msgs []*Message
+	var msgs [][]byte
 	if binary {
 		// Read like TCP MPUB and like 1.3.0: straight from the request body,
 		// bounded by the count and per-message limits; bytes after the last
@@ -326,7 +327,7 @@ func (s *httpHandler) mpub(w http.ResponseWriter, r *http.Request, _ string) (an
 			}
 			return nil, errf(http.StatusRequestEntityTooLarge, code)
 		}
-		msgs = newMessageBatch(t, bodies)
+		msgs = bodies
 	} else {
 		readMax := opts.MaxBodySize + 1
 		rd := bufio.NewReader(io.LimitReader(r.Body, readMax))
@@ -350,10 +351,13 @@ func (s *httpHandler) mpub(w http.ResponseWriter, r *http.Request, _ string) (an
 			if int64(len(line)) > opts.MaxMsgSize {
 				return nil, errf(http.StatusRequestEntityTooLarge, "MSG_TOO_BIG")
 			}
-			msgs = append(msgs, NewMessage(t.NewMessageID(), line))
+			msgs = append(msgs, line)
 		}
 	}
-	if err := t.PutMessages(msgs); err != nil {
+	ps := pubScratchPool.Get().(*pubScratch)
+	err = t.publish(msgs, 0, ps)
+	pubScratchPool.Put(ps)
+	if err != nil {
 		return nil, errf(http.StatusServiceUnavailable, "EXITING")
 	}
 	return "OK", nil

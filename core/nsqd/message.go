@@ -1,6 +1,7 @@
 package nsqd
 
 import (
+	"sync"
 	"time"
 
 	"github.com/nsqkit/nsqkit/core/wire"
@@ -8,6 +9,8 @@ import (
 
 // Message is a message inside the broker: the wire message plus the
 // bookkeeping of its channel copy (who has it in flight, until when).
+// Queued messages are records (record.go); a Message exists for a
+// publish through the API, and for each message in flight or deferred.
 type Message struct {
 	wire.Message
 
@@ -15,9 +18,15 @@ type Message struct {
 	// the message to each channel.
 	deferred time.Duration
 
+	// key is the ID as a number when canon (the ID is 16 lowercase hex
+	// digits, as every ID nsqd makes); otherwise the ID is only in
+	// Message.ID.
+	key   uint64
+	canon bool
+
 	// in flight / deferred bookkeeping, owned by the channel's locks
 	clientID   int64
-	deliveryTS time.Time
+	deliveryTS int64 // unix nanos
 	pri        int64 // deadline (in flight) or due time (deferred), unix nanos
 	index      int   // position in its priority queue
 }
@@ -27,27 +36,53 @@ func NewMessage(id wire.MessageID, body []byte) *Message {
 	return &Message{Message: wire.Message{ID: id, Body: body, Timestamp: time.Now().UnixNano()}}
 }
 
-// copyForChannel returns a copy sharing ID, body and timestamp. It reads
-// only fields nobody changes once the message is published: the original
-// may already be in another channel, where its attempts and queue
-// bookkeeping change concurrently.
-func (m *Message) copyForChannel() *Message {
-	return &Message{
-		Message:  wire.Message{ID: m.ID, Body: m.Body, Timestamp: m.Timestamp},
-		deferred: m.deferred,
-	}
-}
-
 // encode appends the disk/wire layout of m to buf.
 func (m *Message) encode(buf []byte) []byte { return m.Message.Append(buf) }
 
-// decodeMessage parses bytes read from a disk queue.
-func decodeMessage(b []byte) (*Message, error) {
-	m := &Message{}
-	if err := m.Message.Decode(b); err != nil {
-		return nil, err
+// appendRec appends m as a memory-queue record.
+func (m *Message) appendRec(dst []byte, deferred time.Duration) []byte {
+	id, canon := m.key, m.canon
+	if !canon {
+		id, canon = wire.ParseID(m.ID[:])
 	}
-	return m, nil
+	var raw []byte
+	if !canon {
+		raw = m.ID[:]
+	}
+	return appendRec(dst, m.Timestamp, m.Attempts, id, raw, int64(deferred), m.Body)
+}
+
+// msgPool recycles the Messages of channels' in-flight and deferred sets;
+// a Message goes back once it has left both sets and been re-encoded.
+var msgPool = sync.Pool{New: func() any { return new(Message) }}
+
+// newMessageFromRec takes a pooled Message and fills it from r, copying
+// the body into the Message's own buffer.
+func newMessageFromRec(r *rec) *Message {
+	m := msgPool.Get().(*Message)
+	m.Timestamp = r.ts
+	m.Attempts = r.attempts
+	m.Body = append(m.Body[:0], r.body...)
+	m.deferred = time.Duration(r.deferred)
+	if r.rawID != nil {
+		copy(m.ID[:], r.rawID)
+		m.key, m.canon = 0, false
+	} else {
+		wire.PutID(m.ID[:], r.id)
+		m.key, m.canon = r.id, true
+	}
+	m.index = -1
+	return m
+}
+
+// freeMessage returns a Message to the pool; the caller holds the only
+// reference.
+func freeMessage(m *Message) {
+	if cap(m.Body) > 64<<10 {
+		m.Body = nil
+	}
+	m.clientID = 0
+	msgPool.Put(m)
 }
 
 // pqueue is a min-heap of messages by pri, with each message's index kept

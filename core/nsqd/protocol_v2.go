@@ -50,6 +50,16 @@ func (c *client) ioLoop() {
 		}
 		var resp []byte
 		resp, err = c.exec(params)
+		if c.readyDirty {
+			// Tell the pump about FIN/REQ once per burst of buffered
+			// commands (or every 64), not once per message: it then sends
+			// one batch instead of a frame and a flush per FIN.
+			c.sinceReady++
+			if c.reader.Buffered() == 0 || c.sinceReady >= 64 || err != nil {
+				c.readyDirty, c.sinceReady = false, 0
+				c.tryUpdateReadyState()
+			}
+		}
 		if err != nil {
 			var perr *wire.Error
 			if !errors.As(err, &perr) {
@@ -384,20 +394,18 @@ func (c *client) rdy(params [][]byte) ([]byte, error) {
 	return nil, nil
 }
 
-func (c *client) msgIDParam(cmd string, params [][]byte, need int) (wire.MessageID, error) {
-	var id wire.MessageID
+func (c *client) msgIDParam(cmd string, params [][]byte, need int) ([]byte, error) {
 	st := c.state.Load()
 	if st != stateSubscribed && st != stateClosing {
-		return id, fatalf(wire.ErrCodeInvalid, "cannot %s in current state", cmd)
+		return nil, fatalf(wire.ErrCodeInvalid, "cannot %s in current state", cmd)
 	}
 	if len(params) < need {
-		return id, fatalf(wire.ErrCodeInvalid, "%s insufficient number of params", cmd)
+		return nil, fatalf(wire.ErrCodeInvalid, "%s insufficient number of params", cmd)
 	}
 	if len(params[1]) != wire.MsgIDLength {
-		return id, wire.Fatal(wire.ErrCodeInvalid, "invalid message ID")
+		return nil, wire.Fatal(wire.ErrCodeInvalid, "invalid message ID")
 	}
-	copy(id[:], params[1])
-	return id, nil
+	return params[1], nil
 }
 
 func (c *client) fin(params [][]byte) ([]byte, error) {
@@ -406,9 +414,11 @@ func (c *client) fin(params [][]byte) ([]byte, error) {
 		return nil, err
 	}
 	if err := c.channel.finish(c.id, id); err != nil {
-		return nil, wire.NonFatal(wire.ErrCodeFinFailed, "FIN "+string(id[:])+" failed "+err.Error())
+		return nil, wire.NonFatal(wire.ErrCodeFinFailed, "FIN "+string(id)+" failed "+err.Error())
 	}
-	c.finishedMessage()
+	c.finishCount.Add(1)
+	c.inFlightCount.Add(-1)
+	c.readyDirty = true
 	return nil, nil
 }
 
@@ -430,9 +440,11 @@ func (c *client) req(params [][]byte) ([]byte, error) {
 		delay = max
 	}
 	if err := c.channel.requeue(c.id, id, delay); err != nil {
-		return nil, wire.NonFatal(wire.ErrCodeReqFailed, "REQ "+string(id[:])+" failed "+err.Error())
+		return nil, wire.NonFatal(wire.ErrCodeReqFailed, "REQ "+string(id)+" failed "+err.Error())
 	}
-	c.requeuedMessage()
+	c.requeueCount.Add(1)
+	c.inFlightCount.Add(-1)
+	c.readyDirty = true
 	return nil, nil
 }
 
@@ -445,7 +457,7 @@ func (c *client) touchCmd(params [][]byte) ([]byte, error) {
 	timeout := c.msgTimeout
 	c.metaMu.RUnlock()
 	if err := c.channel.touch(c.id, id, timeout); err != nil {
-		return nil, wire.NonFatal(wire.ErrCodeTouchFailed, "TOUCH "+string(id[:])+" failed "+err.Error())
+		return nil, wire.NonFatal(wire.ErrCodeTouchFailed, "TOUCH "+string(id)+" failed "+err.Error())
 	}
 	return nil, nil
 }
@@ -506,8 +518,8 @@ func (c *client) pub(params [][]byte) ([]byte, error) {
 		return nil, err
 	}
 	t := c.topicFor(params[1])
-	m := NewMessage(t.NewMessageID(), bytes.Clone(body))
-	if err := t.PutMessage(m); err != nil {
+	c.one[0] = body
+	if err := t.publish(c.one[:], 0, &c.pubScr); err != nil {
 		return nil, fatalf(wire.ErrCodePubFailed, "PUB failed %s", err)
 	}
 	c.publishedMessage(t.name, 1)
@@ -538,9 +550,8 @@ func (c *client) dpub(params [][]byte) ([]byte, error) {
 		return nil, err
 	}
 	t := c.topicFor(params[1])
-	m := NewMessage(t.NewMessageID(), bytes.Clone(body))
-	m.deferred = time.Duration(ms) * time.Millisecond
-	if err := t.PutMessage(m); err != nil {
+	c.one[0] = body
+	if err := t.publish(c.one[:], time.Duration(ms)*time.Millisecond, &c.pubScr); err != nil {
 		return nil, fatalf(wire.ErrCodeDPubFailed, "DPUB failed %s", err)
 	}
 	c.publishedMessage(t.name, 1)
@@ -575,35 +586,11 @@ func (c *client) mpub(params [][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	msgs := newMessageBatch(t, bodies)
-	if err := t.PutMessages(msgs); err != nil {
+	if err := t.publish(bodies, 0, &c.pubScr); err != nil {
 		return nil, fatalf(wire.ErrCodeMPubFailed, "MPUB failed %s", err)
 	}
-	c.publishedMessage(t.name, uint64(len(msgs)))
+	c.publishedMessage(t.name, uint64(len(bodies)))
 	return wire.OK, nil
-}
-
-// newMessageBatch makes messages for an MPUB with two allocations: one
-// for all bodies, one for all message structs.
-func newMessageBatch(t *Topic, bodies [][]byte) []*Message {
-	total := 0
-	for _, b := range bodies {
-		total += len(b)
-	}
-	store := make([]byte, 0, total)
-	structs := make([]Message, len(bodies))
-	out := make([]*Message, len(bodies))
-	now := time.Now().UnixNano()
-	for i, b := range bodies {
-		start := len(store)
-		store = append(store, b...)
-		m := &structs[i]
-		m.ID = t.NewMessageID()
-		m.Body = store[start:len(store):len(store)]
-		m.Timestamp = now
-		out[i] = m
-	}
-	return out
 }
 
 // validTopicBytes validates a topic name, skipping the check for the topic

@@ -1,7 +1,9 @@
 package nsqd
 
 import (
+	"encoding/binary"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -13,9 +15,19 @@ import (
 
 // Topic receives published messages and copies each to every channel.
 //
-// Goroutines: one pump (messagePump) that moves messages from the topic's
-// memory queue and disk queue to the channels; it starts when the topic is
-// started and ends when the topic closes or is deleted.
+// Where a published message goes (1.3.0's memory budgets and flow, minus
+// its per-message hops): straight into every channel's memory while the
+// topic has no backlog and every channel has room; else into the topic's
+// memory queue, from where the pump moves it on (channel memory if room,
+// else that channel's disk queue, as 1.3.0's pump does), so a publisher
+// never waits for a channel's disk while the topic's memory has room;
+// past that to disk — the topic's disk queue, or, while another publisher
+// is writing that one, the channels' own disk queues, so two go-diskqueue
+// writers work in parallel.
+//
+// Goroutines: one pump (messagePump) that moves the backlog (memory and
+// disk) to the channels; it starts when the topic is started and ends
+// when the topic closes or is deleted.
 type Topic struct {
 	messageCount atomic.Uint64
 	messageBytes atomic.Uint64
@@ -25,11 +37,15 @@ type Topic struct {
 	ephemeral bool
 	ids       *wire.GUIDFactory
 
-	mu         sync.RWMutex // guards channelMap and exit state for publishers
+	mu         sync.RWMutex // guards channelMap, chans and exit state for publishers
 	channelMap map[string]*Channel
+	chans      []*Channel // channelMap's values, for the publish fast path
 
-	backend       diskqueue.Backend
-	memoryMsgChan chan *Message
+	backend diskqueue.Backend
+	// mem is nil for a non-ephemeral topic with --mem-queue-size=0.
+	mem *memQueue
+	// spillMu is held by the publisher writing to the topic's disk queue.
+	spillMu sync.Mutex
 
 	startChan         chan struct{}
 	exitChan          chan struct{}
@@ -40,7 +56,7 @@ type Topic struct {
 	paused            atomic.Bool
 	isStarted         atomic.Bool
 	// diskPending counts messages in the topic's disk queue (the pump is
-	// its only reader); with memoryMsgChan empty too, publishers may hand
+	// its only reader); with mem empty too, publishers may hand
 	// messages straight to the channels.
 	diskPending atomic.Int64
 	deleter     sync.Once
@@ -67,7 +83,9 @@ func newTopic(name string, n *NSQD) *Topic {
 		t.diskPending.Store(t.backend.Depth())
 	}
 	if t.ephemeral || n.opts.MemQueueSize > 0 {
-		t.memoryMsgChan = make(chan *Message, n.opts.MemQueueSize)
+		// An ephemeral topic with --mem-queue-size=0 holds nothing: its
+		// pump never waits on the queue, so 1.3.0's hand-off never happens.
+		t.mem = newMemQueue(n.opts.MemQueueSize, false)
 	}
 	if !n.goBackground(t.messagePump) {
 		close(t.pumpDone) // shutting down: this topic never pumps
@@ -100,14 +118,11 @@ func (t *Topic) Unpause() { t.setPaused(false) }
 
 func (t *Topic) setPaused(p bool) {
 	t.paused.Store(p)
-	select {
-	case t.pauseChan <- struct{}{}:
-	default:
-	}
+	signal(t.pauseChan)
 }
 
 // Depth is the number of messages at topic level (memory + disk).
-func (t *Topic) Depth() int64 { return int64(len(t.memoryMsgChan)) + t.backend.Depth() }
+func (t *Topic) Depth() int64 { return t.mem.Len() + t.backend.Depth() }
 
 // GetChannel returns the channel, creating it if needed.
 func (t *Topic) GetChannel(name string) *Channel {
@@ -127,6 +142,7 @@ func (t *Topic) getOrCreateChannel(name string) (*Channel, bool) {
 	}
 	c := newChannel(t.name, name, t.nsqd)
 	t.channelMap[name] = c
+	t.chans = append(t.chans, c)
 	t.nsqd.logger.Infof("TOPIC(%s): new channel(%s)", t.name, name)
 	return c, true
 }
@@ -164,6 +180,7 @@ func (t *Topic) DeleteExistingChannel(name string) error {
 		return errors.New("channel does not exist")
 	}
 	delete(t.channelMap, name)
+	t.chans = slices.DeleteFunc(slices.Clone(t.chans), func(x *Channel) bool { return x == c })
 	left := len(t.channelMap)
 	t.mu.Unlock()
 
@@ -179,89 +196,152 @@ func (t *Topic) DeleteExistingChannel(name string) error {
 	return nil
 }
 
-func (t *Topic) notifyChannelUpdate() {
-	select {
-	case t.channelUpdateChan <- struct{}{}:
-	default:
-	}
-}
+func (t *Topic) notifyChannelUpdate() { signal(t.channelUpdateChan) }
 
 // PutMessage queues one message: memory if there is room, else disk.
-func (t *Topic) PutMessage(m *Message) error {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.exitFlag.Load() {
-		return errExiting
-	}
-	if err := t.put(m); err != nil {
-		return err
-	}
-	t.messageCount.Add(1)
-	t.messageBytes.Add(uint64(len(m.Body)))
-	return nil
-}
+func (t *Topic) PutMessage(m *Message) error { return t.PutMessages([]*Message{m}) }
 
 // PutMessages queues a batch in order; messages before a failure stay queued.
 func (t *Topic) PutMessages(ms []*Message) error {
+	b := batchPool.Get().(*recBatch)
+	defer func() {
+		b.shrink(1 << 20)
+		batchPool.Put(b)
+	}()
+	b.reset()
+	for _, m := range ms {
+		b.buf = m.appendRec(b.buf, m.deferred)
+		b.ends = append(b.ends, len(b.buf))
+	}
+	return t.putBatch(b)
+}
+
+// pubScratch is a publisher's reusable space (one per connection).
+type pubScratch struct {
+	ids   []uint64
+	batch recBatch
+}
+
+var pubScratchPool = sync.Pool{New: func() any { return new(pubScratch) }}
+
+// publish queues bodies as new messages of this topic: IDs and timestamp
+// come from one clock reading; a deferral applies to each.
+func (t *Topic) publish(bodies [][]byte, deferred time.Duration, s *pubScratch) error {
+	if cap(s.ids) < len(bodies) {
+		s.ids = make([]uint64, len(bodies))
+	}
+	ids := s.ids[:len(bodies)]
+	ts := t.ids.NewIDs(ids)
+	b := &s.batch
+	b.reset()
+	for i, body := range bodies {
+		b.add(ts, 0, ids[i], nil, int64(deferred), body)
+	}
+	err := t.putBatch(b)
+	b.shrink(4 << 20)
+	return err
+}
+
+// putBatch queues the records of b; messages before a failure stay queued.
+func (t *Topic) putBatch(b *recBatch) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.exitFlag.Load() {
 		return errExiting
 	}
-	for _, m := range ms {
-		if err := t.put(m); err != nil {
-			return err
-		}
-		t.messageCount.Add(1)
-		t.messageBytes.Add(uint64(len(m.Body)))
+	n, err := t.putLocked(b)
+	t.messageCount.Add(uint64(n))
+	bytes := uint64(0)
+	for i := 0; i < n; i++ {
+		bytes += uint64(recBodyLen(b.rec(i)))
 	}
-	return nil
+	t.messageBytes.Add(bytes)
+	return err
 }
 
-func (t *Topic) put(m *Message) error {
-	// Fast path: nothing is waiting at topic level, so the message goes
-	// to the channels now instead of through the pump (t.mu is held, so
-	// the channel set cannot change underneath).
-	if t.isStarted.Load() && !t.paused.Load() && len(t.channelMap) > 0 &&
-		len(t.memoryMsgChan) == 0 && t.diskPending.Load() <= 0 {
-		first := true
-		for _, c := range t.channelMap {
-			cm := m
-			if !first {
-				cm = m.copyForChannel()
+func recBodyLen(r []byte) int {
+	v, _ := binary.Uvarint(r)
+	return int(v >> 2)
+}
+
+// deliverable reports whether the topic hands messages to channels now
+// (started, not paused, has channels); t.mu is held.
+func (t *Topic) deliverable() bool {
+	return t.isStarted.Load() && !t.paused.Load() && len(t.chans) > 0
+}
+
+// putLocked places the records of b (see Topic); t.mu is held (read). It
+// returns how many were queued.
+func (t *Topic) putLocked(b *recBatch) (int, error) {
+	n := b.len()
+	i := 0
+	direct := t.deliverable()
+	if direct && t.mem.Len() == 0 && t.diskPending.Load() <= 0 {
+		k := int64(n)
+		for _, c := range t.chans {
+			if r := c.room(); r < k {
+				k = r
 			}
-			first = false
-			c.putFromTopic(cm)
 		}
-		return nil
+		if k > 0 {
+			for _, c := range t.chans {
+				c.putRecords(b, 0, int(k))
+			}
+			i = int(k)
+		}
 	}
-	// A deferred message with a zero-capacity queue may only be handed off
-	// if the pump is waiting right now (daemon-behaviour §2.2).
-	select {
-	case t.memoryMsgChan <- m:
-		return nil
-	default:
+	if i < n {
+		i += t.mem.push(b, i, n)
+	}
+	if i >= n {
+		return n, nil
 	}
 	if t.ephemeral {
-		return nil // discarded, as the original does
+		return n, nil // discarded, as the original does
 	}
+	if direct && !t.spillMu.TryLock() {
+		// another publisher is writing the topic's disk queue: write to
+		// the channels' ones meanwhile
+		for _, c := range t.chans {
+			c.putRecords(b, i, n)
+		}
+		return n, nil
+	}
+	if !direct {
+		t.spillMu.Lock()
+	}
+	defer t.spillMu.Unlock()
 	buf := bufferPool.Get().(*[]byte)
-	*buf = m.encode((*buf)[:0])
-	err := t.backend.Put(*buf)
-	bufferPool.Put(buf)
-	t.nsqd.setHealth(err)
-	if err != nil {
-		t.nsqd.logger.Errorf("TOPIC(%s): failed to write message to backend - %s", t.name, err)
-		return err
+	defer putBuffer(buf)
+	for ; i < n; i++ {
+		r, ok := parseRec(b.rec(i))
+		if !ok {
+			continue
+		}
+		*buf = r.appendDisk((*buf)[:0])
+		err := t.backend.Put(*buf)
+		t.nsqd.setHealth(err)
+		if err != nil {
+			t.nsqd.logger.Errorf("TOPIC(%s): failed to write message to backend - %s", t.name, err)
+			return i, err
+		}
+		t.diskPending.Add(1)
 	}
-	t.diskPending.Add(1)
-	return nil
+	return n, nil
 }
 
 // NewMessageID hands out the next ID for this topic.
 func (t *Topic) NewMessageID() wire.MessageID { return t.ids.NewID() }
 
-// messagePump copies every message to every channel.
+// pumpBatch is the most messages the pump moves at once.
+const pumpBatch = 1024
+
+// closedChan is always ready: a select case on it means "go on now".
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// messagePump moves the topic's backlog to its channels, a batch at a
+// time: each channel takes it into memory while there is room, the rest
+// into its disk queue (as 1.3.0's pump does).
 func (t *Topic) messagePump() {
 	defer close(t.pumpDone)
 	select {
@@ -269,48 +349,74 @@ func (t *Topic) messagePump() {
 	case <-t.exitChan:
 		return
 	}
-	var chans []*Channel
-	var memoryMsgChan chan *Message
-	var backendChan <-chan []byte
+	var (
+		chans  []*Channel
+		paused bool
+		batch  recBatch
+	)
 	refresh := func() {
-		chans = t.Channels()
-		if len(chans) > 0 && !t.paused.Load() {
-			memoryMsgChan = t.memoryMsgChan
-			backendChan = t.backend.ReadChan()
-		} else {
-			memoryMsgChan = nil
-			backendChan = nil
-		}
+		t.mu.RLock()
+		chans = append(chans[:0], t.chans...)
+		t.mu.RUnlock()
+		paused = t.paused.Load()
 	}
 	refresh()
 	for {
-		var m *Message
-		select {
-		case m = <-memoryMsgChan:
-		case b := <-backendChan:
-			t.diskPending.Add(-1)
-			var err error
-			m, err = decodeMessage(b)
-			if err != nil {
-				t.nsqd.logger.Errorf("TOPIC(%s): failed to decode message - %s", t.name, err)
-				continue
+		var memC <-chan struct{}
+		var diskC <-chan []byte
+		if len(chans) > 0 && !paused {
+			diskC = t.backend.ReadChan()
+			if t.mem.Len() > 0 {
+				memC = closedChan
+			} else if t.mem != nil {
+				memC = t.mem.notify
 			}
+		}
+		select {
+		case <-memC:
+			batch.reset()
+			if t.mem.pop(pumpBatch, 1<<20, &batch) > 0 {
+				t.distribute(chans, &batch)
+			}
+		case data := <-diskC:
+			t.diskPending.Add(-1)
+			batch.reset()
+			t.addFromDisk(&batch, data)
+			for batch.len() < pumpBatch {
+				select {
+				case data = <-diskC:
+					t.diskPending.Add(-1)
+					t.addFromDisk(&batch, data)
+					continue
+				default:
+				}
+				break
+			}
+			t.distribute(chans, &batch)
 		case <-t.channelUpdateChan:
 			refresh()
-			continue
 		case <-t.pauseChan:
 			refresh()
-			continue
 		case <-t.exitChan:
 			return
 		}
-		for i, c := range chans {
-			cm := m
-			if i > 0 {
-				cm = m.copyForChannel()
-			}
-			c.putFromTopic(cm)
-		}
+		batch.shrink(4 << 20)
+	}
+}
+
+func (t *Topic) addFromDisk(b *recBatch, data []byte) {
+	var ok bool
+	b.buf, ok = appendRecFromDisk(b.buf, data)
+	if !ok {
+		t.nsqd.logger.Errorf("TOPIC(%s): failed to decode message - %s", t.name, wire.ErrShortMessage)
+		return
+	}
+	b.ends = append(b.ends, len(b.buf))
+}
+
+func (t *Topic) distribute(chans []*Channel, b *recBatch) {
+	for _, c := range chans {
+		c.putRecords(b, 0, b.len())
 	}
 }
 
@@ -342,6 +448,7 @@ func (t *Topic) exit(deleted bool) error {
 	}
 	if deleted {
 		t.channelMap = make(map[string]*Channel)
+		t.chans = nil
 	}
 	t.mu.Unlock()
 
@@ -350,9 +457,7 @@ func (t *Topic) exit(deleted bool) error {
 			c.Delete()
 			t.nsqd.channelDeletedQuiet(t, c)
 		}
-		for len(t.memoryMsgChan) > 0 {
-			<-t.memoryMsgChan
-		}
+		t.mem.clear()
 		return t.backend.Delete()
 	}
 	for _, c := range chans {
@@ -369,19 +474,26 @@ func (t *Topic) flush() {
 		return
 	}
 	n := 0
+	buf := bufferPool.Get().(*[]byte)
+	defer putBuffer(buf)
+	var b recBatch
 	for {
-		select {
-		case m := <-t.memoryMsgChan:
-			buf := m.encode(nil)
-			if err := t.backend.Put(buf); err != nil {
+		b.reset()
+		if t.mem.pop(1024, 1<<20, &b) == 0 {
+			break
+		}
+		for i := 0; i < b.len(); i++ {
+			r, ok := parseRec(b.rec(i))
+			if !ok {
+				continue
+			}
+			*buf = r.appendDisk((*buf)[:0])
+			if err := t.backend.Put(*buf); err != nil {
 				t.nsqd.logger.Errorf("TOPIC(%s): failed to write message to backend - %s", t.name, err)
 			} else {
 				n++
 			}
-			continue
-		default:
 		}
-		break
 	}
 	if n > 0 {
 		t.nsqd.logger.Infof("TOPIC(%s): flushed %d memory messages to disk", t.name, n)
@@ -390,17 +502,8 @@ func (t *Topic) flush() {
 
 // Empty discards messages queued at topic level.
 func (t *Topic) Empty() error {
-	for {
-		select {
-		case <-t.memoryMsgChan:
-			continue
-		default:
-		}
-		break
-	}
+	t.mem.clear()
 	err := t.backend.Empty()
 	t.diskPending.Store(0)
 	return err
 }
-
-var _ = time.Now

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -116,39 +115,101 @@ func NewGUIDFactory(nodeID int64) *GUIDFactory {
 // NewID returns the next ID, waiting 1 ms and retrying if the clock went
 // backwards or the sequence is exhausted within one tick.
 func (f *GUIDFactory) NewID() MessageID {
+	var id [1]uint64
+	f.NewIDs(id[:])
+	return EncodeID(id[0])
+}
+
+// NewIDs fills ids with the next len(ids) IDs, strictly increasing, from
+// one clock reading (more only when the 4096 IDs of a tick run out or the
+// clock went backwards: then, like NewID, it waits 1 ms and reads again).
+// It returns the first clock reading (unix nanoseconds), which callers use
+// as the messages' timestamp, so a whole batch costs one clock read.
+func (f *GUIDFactory) NewIDs(ids []uint64) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for {
-		id, ok := f.next()
-		if ok {
-			var out MessageID
-			var raw [8]byte
-			binary.BigEndian.PutUint64(raw[:], id)
-			hex.Encode(out[:], raw[:])
-			return out
+	var first int64
+	read := false
+	for i := 0; i < len(ids); {
+		now := f.now()
+		if !read {
+			first, read = now, true
 		}
-		time.Sleep(time.Millisecond)
+		n := f.take(now>>20, ids[i:])
+		i += n
+		if i < len(ids) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if !read {
+		first = f.now()
+	}
+	return first
+}
+
+// take hands out as many IDs of tick ts as it can (at most len(ids)); 0
+// when the clock went backwards or the tick's sequence is used up.
+func (f *GUIDFactory) take(ts int64, ids []uint64) int {
+	if ts < f.lastTS {
+		return 0
+	}
+	seq := int64(0)
+	if f.lastTS == ts {
+		seq = f.sequence + 1
+	}
+	n := 0
+	base := uint64(((ts - guidEpoch) << guidTSShift) | (f.nodeID << guidNodeShift))
+	for n < len(ids) && seq <= guidSequenceMask {
+		id := base | uint64(seq)
+		if id <= f.lastID {
+			// only possible with a clock reading before the epoch
+			return n
+		}
+		ids[n] = id
+		f.lastID = id
+		f.sequence = seq
+		f.lastTS = ts
+		n++
+		seq++
+	}
+	return n
+}
+
+const hexDigits = "0123456789abcdef"
+
+// EncodeID is the 16-byte lowercase hex form of a 64-bit message ID.
+func EncodeID(id uint64) MessageID {
+	var out MessageID
+	PutID(out[:], id)
+	return out
+}
+
+// PutID writes the 16 lowercase hex digits of id into dst[:16].
+func PutID(dst []byte, id uint64) {
+	_ = dst[15]
+	for i := 15; i >= 0; i-- {
+		dst[i] = hexDigits[id&0xf]
+		id >>= 4
 	}
 }
 
-func (f *GUIDFactory) next() (uint64, bool) {
-	ts := f.now() >> 20
-	if ts < f.lastTS {
+// ParseID is the inverse of EncodeID: it accepts exactly 16 lowercase hex
+// digits (the only form nsqd generates) and reports false for anything
+// else, such as an ID written by another program.
+func ParseID(b []byte) (uint64, bool) {
+	if len(b) != MsgIDLength {
 		return 0, false
 	}
-	if f.lastTS == ts {
-		f.sequence = (f.sequence + 1) & guidSequenceMask
-		if f.sequence == 0 {
+	var v uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
 			return 0, false
 		}
-	} else {
-		f.sequence = 0
 	}
-	f.lastTS = ts
-	id := uint64(((ts - guidEpoch) << guidTSShift) | (f.nodeID << guidNodeShift) | f.sequence)
-	if id <= f.lastID {
-		return 0, false
-	}
-	f.lastID = id
-	return id, true
+	return v, true
 }
