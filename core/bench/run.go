@@ -81,17 +81,17 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}()
 	}
 	slots := make([]link, nsubs+npubs)
-	var dialErr error
+	var dialErrs []error
 	for range nsubs + npubs {
 		r := <-results
 		if r.err != nil {
-			dialErr = errors.Join(dialErr, r.err)
+			dialErrs = append(dialErrs, r.err)
 			continue
 		}
 		slots[r.i] = r.l
 		links = append(links, r.l)
 	}
-	if dialErr != nil {
+	if dialErr := joinDistinct(dialErrs...); dialErr != nil {
 		return nil, dialErr
 	}
 	for i := range nsubs {
@@ -233,7 +233,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}()
 		}
 		wg.Wait()
-		pubErr = errors.Join(errs...)
+		pubErr = joinDistinct(errs...)
 		if sched != nil {
 			due := pl.total
 			if due == 0 {
@@ -272,7 +272,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if prog != nil {
 		prog.stop()
 	}
-	if err := errors.Join(append([]error{pubErr}, subErrs...)...); err != nil {
+	if err := joinDistinct(append([]error{pubErr}, subErrs...)...); err != nil {
 		return nil, err
 	}
 
@@ -365,4 +365,18 @@ func subSide(subs []*consumer, mstart time.Time) *Side {
 	s.total()
 	s.Latency = Summarize(merge(hs...))
 	return s
+}
+
+// joinDistinct joins the non-nil errors, each message once (every client
+// of a run usually fails the same way).
+func joinDistinct(errs ...error) error {
+	var out []error
+	seen := make(map[string]bool)
+	for _, err := range errs {
+		if err != nil && !seen[err.Error()] {
+			seen[err.Error()] = true
+			out = append(out, err)
+		}
+	}
+	return errors.Join(out...)
 }
