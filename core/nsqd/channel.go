@@ -63,17 +63,31 @@ type Channel struct {
 }
 
 // msgSet is the in-flight or the deferred set of a channel: messages by ID
-// and a heap by deadline. IDs made by nsqd are keyed by their number; any
-// other ID (from a disk queue written by some other program) by its bytes.
+// and by deadline. IDs made by nsqd are keyed by their number; any other
+// ID (from a disk queue written by some other program) by its bytes.
+//
+// Deadlines: a deferred message waits in a heap. A message in flight
+// joins the FIFO of its client's timeout, where deadlines only grow
+// (delivery time + the same timeout), so delivering and FIN are O(1) and
+// touch no other message; one whose deadline would break that order (a
+// TOUCH capped by --max-msg-timeout) goes to the heap instead.
 type msgSet struct {
 	canon map[uint64]*Message
 	raw   map[wire.MessageID]*Message
+	lists []*msgList
 	pq    pqueue
+}
+
+// msgList is a FIFO of in-flight messages, deadlines ascending.
+type msgList struct {
+	timeout    int64
+	head, tail *Message
 }
 
 func (s *msgSet) init() {
 	s.canon = make(map[uint64]*Message)
 	s.raw = nil
+	s.lists = nil
 	s.pq = make(pqueue, 0, 64)
 }
 
@@ -90,36 +104,134 @@ func (s *msgSet) get(id []byte) *Message {
 	return s.raw[wire.MessageID(id)]
 }
 
-// add inserts m (keyed by its ID) and pushes it on the heap; false if a
-// message with that ID is there already.
-func (s *msgSet) add(m *Message) bool {
+// index adds m to the maps; false if a message with its ID is there.
+func (s *msgSet) index(m *Message) bool {
 	if m.canon {
 		if _, ok := s.canon[m.key]; ok {
 			return false
 		}
 		s.canon[m.key] = m
-	} else {
-		if s.raw == nil {
-			s.raw = make(map[wire.MessageID]*Message)
-		}
-		if _, ok := s.raw[m.ID]; ok {
-			return false
-		}
-		s.raw[m.ID] = m
+		return true
+	}
+	if s.raw == nil {
+		s.raw = make(map[wire.MessageID]*Message)
+	}
+	if _, ok := s.raw[m.ID]; ok {
+		return false
+	}
+	s.raw[m.ID] = m
+	return true
+}
+
+// add inserts m, due at m.pri, into the heap.
+func (s *msgSet) add(m *Message) bool {
+	if !s.index(m) {
+		return false
 	}
 	s.pq.push(m)
 	return true
 }
 
-// del removes m from the map and the heap.
+// addFIFO inserts m, due at m.pri, into the FIFO l (see listFor).
+func (s *msgSet) addFIFO(m *Message, l *msgList) bool {
+	if !s.index(m) {
+		return false
+	}
+	s.schedule(m, l)
+	return true
+}
+
+// listFor is the FIFO for timeout, created if needed.
+func (s *msgSet) listFor(timeout int64) *msgList {
+	for _, l := range s.lists {
+		if l.timeout == timeout {
+			return l
+		}
+	}
+	l := &msgList{timeout: timeout}
+	s.lists = append(s.lists, l)
+	return l
+}
+
+// schedule puts m at the end of l, or in the heap if its deadline is
+// earlier than l's last.
+func (s *msgSet) schedule(m *Message, l *msgList) {
+	if l.tail != nil && l.tail.pri > m.pri {
+		s.pq.push(m)
+		return
+	}
+	m.list, m.prev, m.next = l, l.tail, nil
+	if l.tail != nil {
+		l.tail.next = m
+	} else {
+		l.head = m
+	}
+	l.tail = m
+}
+
+// unschedule takes m out of its FIFO or the heap.
+func (s *msgSet) unschedule(m *Message) {
+	if l := m.list; l != nil {
+		if m.prev != nil {
+			m.prev.next = m.next
+		} else {
+			l.head = m.next
+		}
+		if m.next != nil {
+			m.next.prev = m.prev
+		} else {
+			l.tail = m.prev
+		}
+		m.list, m.prev, m.next = nil, nil, nil
+		if l.head == nil {
+			s.dropList(l)
+		}
+		return
+	}
+	if m.index >= 0 {
+		s.pq.remove(m.index)
+	}
+}
+
+// dropList forgets an empty FIFO.
+func (s *msgSet) dropList(l *msgList) {
+	for i, x := range s.lists {
+		if x == l {
+			s.lists = append(s.lists[:i], s.lists[i+1:]...)
+			return
+		}
+	}
+}
+
+// del removes m.
 func (s *msgSet) del(m *Message) {
 	if m.canon {
 		delete(s.canon, m.key)
 	} else {
 		delete(s.raw, m.ID)
 	}
-	if m.index >= 0 {
-		s.pq.remove(m.index)
+	s.unschedule(m)
+}
+
+// due returns a message due by now, or nil.
+func (s *msgSet) due(now int64) *Message {
+	for _, l := range s.lists {
+		if l.head.pri <= now {
+			return l.head
+		}
+	}
+	return s.pq.peekDue(now)
+}
+
+// each calls fn for every message.
+func (s *msgSet) each(fn func(*Message)) {
+	for _, l := range s.lists {
+		for m := l.head; m != nil; m = m.next {
+			fn(m)
+		}
+	}
+	for _, m := range s.pq {
+		fn(m)
 	}
 }
 
@@ -342,20 +454,25 @@ func (c *Channel) ClientCount() int {
 }
 
 // startInFlight records the messages of recs (attempts already counted)
-// as delivered to clientID at now until now+timeout, under one lock. A
+// as delivered to clientID now until now+timeout, under one lock. A
 // message whose ID is in flight already is sent but not tracked, as in
 // 1.3.0.
-func (c *Channel) startInFlight(recs []rec, clientID, now int64, timeout time.Duration) {
+func (c *Channel) startInFlight(recs []rec, clientID int64, timeout time.Duration) {
+	now := monoNow()
 	deadline := now + int64(timeout)
 	c.inFlightMu.Lock()
+	l := c.inFlight.listFor(int64(timeout))
 	for i := range recs {
 		m := newMessageFromRec(&recs[i])
 		m.clientID = clientID
 		m.deliveryTS = now
 		m.pri = deadline
-		if !c.inFlight.add(m) {
+		if !c.inFlight.addFIFO(m, l) {
 			freeMessage(m)
 		}
+	}
+	if l.head == nil {
+		c.inFlight.dropList(l) // keep no empty FIFO
 	}
 	c.inFlightMu.Unlock()
 }
@@ -417,20 +534,22 @@ func (c *Channel) touch(clientID int64, id []byte, timeout time.Duration) error 
 	if m.clientID != clientID {
 		return errNotOwner
 	}
-	deadline := time.Now().UnixNano() + int64(timeout)
+	deadline := monoNow() + int64(timeout)
 	if max := m.deliveryTS + int64(c.nsqd.opts.MaxMsgTimeout); deadline > max {
 		deadline = max
 	}
+	c.inFlight.unschedule(m)
 	m.pri = deadline
-	if m.index >= 0 {
-		c.inFlight.pq.remove(m.index)
+	l := c.inFlight.listFor(int64(timeout))
+	c.inFlight.schedule(m, l)
+	if l.head == nil {
+		c.inFlight.dropList(l)
 	}
-	c.inFlight.pq.push(m)
 	return nil
 }
 
 func (c *Channel) startDeferredTimeout(m *Message, delay time.Duration) error {
-	m.pri = time.Now().UnixNano() + int64(delay)
+	m.pri = monoNow() + int64(delay)
 	m.index = -1
 	c.deferredMu.Lock()
 	defer c.deferredMu.Unlock()
@@ -488,7 +607,7 @@ func (c *Channel) processDue(now int64, mu *sync.Mutex, set *msgSet, onDue func(
 		n := 0
 		mu.Lock()
 		for n < len(due) {
-			m := set.pq.peekDue(now)
+			m := set.due(now)
 			if m == nil {
 				break
 			}
@@ -586,16 +705,16 @@ func (c *Channel) flush() {
 		}
 	}
 	c.inFlightMu.Lock()
-	for _, m := range c.inFlight.pq {
+	c.inFlight.each(func(m *Message) {
 		*buf = m.encode((*buf)[:0])
 		write(*buf)
-	}
+	})
 	c.inFlightMu.Unlock()
 	c.deferredMu.Lock()
-	for _, m := range c.deferred.pq {
+	c.deferred.each(func(m *Message) {
 		*buf = m.encode((*buf)[:0])
 		write(*buf)
-	}
+	})
 	c.deferredMu.Unlock()
 	if n > 0 {
 		c.nsqd.logger.Infof("CHANNEL(%s): flushed %d messages to disk", c.name, n)

@@ -54,7 +54,7 @@ type client struct {
 	writer      *bufio.Writer
 	flateWriter *flate.Writer
 	snappyW     *s2.Writer
-	pending     bool // bytes written since the last flush
+	pending     atomic.Bool // bytes written since the last flush (set under writeMu)
 
 	metaMu              sync.RWMutex
 	clientID            string
@@ -84,12 +84,17 @@ type client struct {
 	pubScr    pubScratch
 	one       [1][]byte // PUB/DPUB's body as a batch
 
-	recs []rec // the pump's decoded batch
+	// deliverMu makes "how many may be sent, take them, send them" one
+	// step; the pump and (see ioLoop) the reader both deliver.
+	deliverMu sync.Mutex
+	batch     recBatch
+	recs      []rec
 
 	// readyDirty: a FIN or REQ lowered the in-flight count and the pump
 	// has not been told yet (ioLoop only; see ioLoop)
 	readyDirty bool
 	sinceReady int
+	lightCmd   bool // the last command had no body and never waits
 }
 
 func newClient(id int64, conn net.Conn, n *NSQD) *client {
@@ -204,17 +209,17 @@ type pubCount struct {
 
 // writeFrameLocked appends a frame to the output buffer; writeMu is held.
 func (c *client) writeFrameLocked(frameType int32, data []byte) error {
-	c.pending = true
+	c.pending.Store(true)
 	_, err := wire.WriteFrame(c.writer, frameType, data)
 	return err
 }
 
 // flushLocked pushes buffered bytes (and the compressor's) to the socket.
 func (c *client) flushLocked() error {
-	if !c.pending {
+	if !c.pending.Load() {
 		return nil
 	}
-	c.pending = false
+	c.pending.Store(false)
 	if err := c.writer.Flush(); err != nil {
 		return err
 	}
@@ -266,8 +271,6 @@ func (c *client) messagePump() {
 		subChannel    *Channel
 		flusherChan   <-chan time.Time
 		heartbeatChan <-chan time.Time
-		flushed       = true
-		batch         recBatch
 	)
 	hb := c.heartbeat()
 	c.metaMu.RLock()
@@ -299,14 +302,6 @@ func (c *client) messagePump() {
 		c.nsqd.logger.Errorf("PROTOCOL(V2): [%s] messagePump error - %s", c.remoteAddr, err)
 		c.close()
 	}
-	// budget is how many messages the client may be sent now
-	budget := func() int {
-		n := c.readyCount.Load() - c.inFlightCount.Load()
-		if n > deliverBatch {
-			n = deliverBatch
-		}
-		return int(n)
-	}
 
 	for {
 		var memC <-chan struct{}
@@ -325,12 +320,12 @@ func (c *client) messagePump() {
 					}
 				}
 			}
-			if !flushed && obt > 0 && memC != closedChan {
+			if c.pending.Load() && obt > 0 && memC != closedChan {
 				// drain, then flush: anything on disk?
 				select {
 				case data := <-diskC:
-					if c.deliverFromDisk(subChannel, &batch, data, diskC, budget(), msgTimeout, sampleRate) {
-						flushed = false
+					if !c.deliverFromDisk(subChannel, data, diskC, msgTimeout, sampleRate) {
+						goto exit
 					}
 					continue
 				default:
@@ -339,17 +334,15 @@ func (c *client) messagePump() {
 					fail(err)
 					goto exit
 				}
-				flushed = true
 			}
-		} else if !flushed {
+		} else if c.pending.Load() {
 			if err := c.flush(); err != nil {
 				fail(err)
 				goto exit
 			}
-			flushed = true
 		}
 		flusherChan = nil
-		if !flushed && outputTicker != nil {
+		if outputTicker != nil && c.pending.Load() {
 			flusherChan = outputTicker.C
 		}
 		if handoff != nil {
@@ -361,22 +354,15 @@ func (c *client) messagePump() {
 			if handoff != nil {
 				handoff.done()
 			}
-			batch.reset()
-			q := subChannel.mem
-			if q.pop(budget(), deliverBatchBytes, &batch) > 0 {
-				if q.Len() > 0 {
-					signal(q.notify) // wake a competing client
-				}
-				if c.deliver(subChannel, &batch, msgTimeout, sampleRate) {
-					flushed = false
-				}
+			if _, ok := c.deliverMem(subChannel, msgTimeout, sampleRate); !ok {
+				goto exit
 			}
 		case data := <-diskC:
 			if handoff != nil {
 				handoff.done()
 			}
-			if c.deliverFromDisk(subChannel, &batch, data, diskC, budget(), msgTimeout, sampleRate) {
-				flushed = false
+			if !c.deliverFromDisk(subChannel, data, diskC, msgTimeout, sampleRate) {
+				goto exit
 			}
 		case <-flusherChan:
 			if handoff != nil {
@@ -386,7 +372,6 @@ func (c *client) messagePump() {
 				fail(err)
 				goto exit
 			}
-			flushed = true
 		case <-c.readyStateChan:
 			if handoff != nil {
 				handoff.done()
@@ -429,21 +414,56 @@ func (c *client) messagePump() {
 				fail(err)
 				goto exit
 			}
-			flushed = true
 		case <-c.exitChan:
 			if handoff != nil {
 				handoff.done()
 			}
 			goto exit
 		}
-		batch.shrink(4 << 20)
 	}
 exit:
 }
 
+// budgetLocked is how many messages the client may be sent now (at most
+// one batch); deliverMu is held.
+func (c *client) budgetLocked() int {
+	if !c.isReadyForMessages() {
+		return 0
+	}
+	n := c.readyCount.Load() - c.inFlightCount.Load()
+	if n > deliverBatch {
+		n = deliverBatch
+	}
+	return int(n)
+}
+
+// deliverMem sends as many messages from the channel's memory queue as
+// the client may have. It reports how many it took and false when the
+// connection failed.
+func (c *client) deliverMem(ch *Channel, timeout time.Duration, sampleRate int32) (int, bool) {
+	c.deliverMu.Lock()
+	defer c.deliverMu.Unlock()
+	b := &c.batch
+	b.reset()
+	q := ch.mem
+	n := q.pop(c.budgetLocked(), deliverBatchBytes, b)
+	if n == 0 {
+		return 0, true
+	}
+	if q.Len() > 0 {
+		signal(q.notify) // wake a competing client
+	}
+	ok := c.deliverLocked(ch, b, timeout, sampleRate)
+	b.shrink(4 << 20)
+	return n, ok
+}
+
 // deliverFromDisk delivers a message read from the channel's disk queue,
-// with any more the queue has ready right now (up to max).
-func (c *client) deliverFromDisk(ch *Channel, b *recBatch, data []byte, diskC <-chan []byte, max int, timeout time.Duration, sampleRate int32) bool {
+// with any more the queue has ready right now (within the budget).
+func (c *client) deliverFromDisk(ch *Channel, data []byte, diskC <-chan []byte, timeout time.Duration, sampleRate int32) bool {
+	c.deliverMu.Lock()
+	defer c.deliverMu.Unlock()
+	b := &c.batch
 	b.reset()
 	add := func(data []byte) {
 		var ok bool
@@ -454,7 +474,9 @@ func (c *client) deliverFromDisk(ch *Channel, b *recBatch, data []byte, diskC <-
 		b.ends = append(b.ends, len(b.buf))
 	}
 	add(data)
-	for b.len() < max {
+	// a message received from the disk queue is consumed: it is sent
+	// even if the budget shrank meanwhile (REQ/FIN only raise it)
+	for max := c.budgetLocked(); b.len() < max; {
 		select {
 		case data = <-diskC:
 			add(data)
@@ -463,12 +485,13 @@ func (c *client) deliverFromDisk(ch *Channel, b *recBatch, data []byte, diskC <-
 		}
 		break
 	}
-	return c.deliver(ch, b, timeout, sampleRate)
+	return c.deliverLocked(ch, b, timeout, sampleRate)
 }
 
-// deliver sends a batch of records (minus those dropped by sampling) and
-// reports whether a frame was written.
-func (c *client) deliver(ch *Channel, b *recBatch, timeout time.Duration, sampleRate int32) bool {
+// deliverLocked sends a batch of records (minus those dropped by
+// sampling); deliverMu is held. It reports false when the connection
+// failed (and is being closed).
+func (c *client) deliverLocked(ch *Channel, b *recBatch, timeout time.Duration, sampleRate int32) bool {
 	recs := c.recs[:0]
 	for i := 0; i < b.len(); i++ {
 		if sampleRate > 0 && rand.Int32N(100) > sampleRate {
@@ -480,7 +503,7 @@ func (c *client) deliver(ch *Channel, b *recBatch, timeout time.Duration, sample
 	}
 	c.recs = recs[:0]
 	if len(recs) == 0 {
-		return false
+		return true
 	}
 	// The closing check and the frames share writeMu with CLS, so a message
 	// is either written before CLOSE_WAIT (the client counts it in flight)
@@ -495,12 +518,12 @@ func (c *client) deliver(ch *Channel, b *recBatch, timeout time.Duration, sample
 			back.add(recs[i].ts, recs[i].attempts, recs[i].id, recs[i].rawID, 0, recs[i].body)
 		}
 		ch.putBack(&back)
-		return false
+		return true
 	}
 	for i := range recs {
 		recs[i].attempts++
 	}
-	ch.startInFlight(recs, c.id, time.Now().UnixNano(), timeout)
+	ch.startInFlight(recs, c.id, timeout)
 	c.inFlightCount.Add(int64(len(recs)))
 	c.messageCount.Add(uint64(len(recs)))
 	var err error
@@ -523,7 +546,7 @@ func (c *client) deliver(ch *Channel, b *recBatch, timeout time.Duration, sample
 func (c *client) writeRecLocked(r *rec) error {
 	const hdrLen = 8 + wire.MsgHeaderLength
 	size := hdrLen + len(r.body)
-	c.pending = true
+	c.pending.Store(true)
 	if c.writer.Available() >= size {
 		buf := c.writer.AvailableBuffer()[:size]
 		putFrameHeader(buf, r)

@@ -20,15 +20,35 @@ type Message struct {
 
 	// key is the ID as a number when canon (the ID is 16 lowercase hex
 	// digits, as every ID nsqd makes); otherwise the ID is only in
-	// Message.ID.
+	// Message.ID. A pooled message's Message.ID is filled only for a raw
+	// ID (see wireID).
 	key   uint64
 	canon bool
 
-	// in flight / deferred bookkeeping, owned by the channel's locks
+	// in flight / deferred bookkeeping, owned by the channel's locks;
+	// times are monoNow readings
 	clientID   int64
-	deliveryTS int64 // unix nanos
-	pri        int64 // deadline (in flight) or due time (deferred), unix nanos
-	index      int   // position in its priority queue
+	deliveryTS int64
+	pri        int64 // deadline (in flight) or due time (deferred)
+	index      int   // position in its priority queue, -1 if none
+	// in flight: the FIFO of its timeout (see inFlightSet)
+	list       *msgList
+	prev, next *Message
+}
+
+// monoBase anchors monoNow.
+var monoBase = time.Now()
+
+// monoNow is a monotonic clock in nanoseconds, for in-flight deadlines
+// and deferral due times (a wall clock step does not move them).
+func monoNow() int64 { return int64(time.Since(monoBase)) }
+
+// wireID is the message's 16-byte ID.
+func (m *Message) wireID() wire.MessageID {
+	if m.canon {
+		return wire.EncodeID(m.key)
+	}
+	return m.ID
 }
 
 // NewMessage makes a message with the given ID and body, stamped now.
@@ -37,7 +57,11 @@ func NewMessage(id wire.MessageID, body []byte) *Message {
 }
 
 // encode appends the disk/wire layout of m to buf.
-func (m *Message) encode(buf []byte) []byte { return m.Message.Append(buf) }
+func (m *Message) encode(buf []byte) []byte {
+	w := m.Message
+	w.ID = m.wireID()
+	return w.Append(buf)
+}
 
 // appendRec appends m as a memory-queue record.
 func (m *Message) appendRec(dst []byte, deferred time.Duration) []byte {
@@ -68,7 +92,6 @@ func newMessageFromRec(r *rec) *Message {
 		copy(m.ID[:], r.rawID)
 		m.key, m.canon = 0, false
 	} else {
-		wire.PutID(m.ID[:], r.id)
 		m.key, m.canon = r.id, true
 	}
 	m.index = -1
@@ -82,6 +105,7 @@ func freeMessage(m *Message) {
 		m.Body = nil
 	}
 	m.clientID = 0
+	m.list, m.prev, m.next = nil, nil, nil
 	msgPool.Put(m)
 }
 

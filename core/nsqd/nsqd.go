@@ -495,7 +495,7 @@ func (n *NSQD) queueScanLoop() {
 		case <-n.exited:
 			return
 		}
-		now := time.Now().UnixNano()
+		now := monoNow()
 		for _, c := range n.channels() {
 			c.processInFlight(now)
 			c.processDeferred(now)

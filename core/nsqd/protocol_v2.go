@@ -28,12 +28,21 @@ func (c *client) ioLoop() {
 	n := c.nsqd
 	go c.messagePump()
 	var err error
+	skipped := 0
 	for {
-		hb := c.heartbeat()
-		if hb > 0 {
-			c.netConn.SetReadDeadline(time.Now().Add(2 * hb))
+		// The read deadline (2 heartbeats) is renewed before each command
+		// that needs bytes from the connection; a line already buffered
+		// after a body-less command arrives now and needs none (renewed
+		// anyway every 64 commands).
+		if !c.lightCmd || skipped >= 64 || !c.reader.LineBuffered() {
+			skipped = 0
+			if hb := c.heartbeat(); hb > 0 {
+				c.netConn.SetReadDeadline(time.Now().Add(2 * hb))
+			} else {
+				c.netConn.SetReadDeadline(time.Time{})
+			}
 		} else {
-			c.netConn.SetReadDeadline(time.Time{})
+			skipped++
 		}
 		var params [][]byte
 		params, err = c.reader.ReadLine()
@@ -50,14 +59,23 @@ func (c *client) ioLoop() {
 		}
 		var resp []byte
 		resp, err = c.exec(params)
+		c.lightCmd = isLightCmd(params[0])
 		if c.readyDirty {
-			// Tell the pump about FIN/REQ once per burst of buffered
-			// commands (or every 64), not once per message: it then sends
-			// one batch instead of a frame and a flush per FIN.
+			// FIN/REQ made room: act once per burst of buffered commands
+			// (or every 64), not once per message, so one batch goes out
+			// instead of a frame and a flush per FIN. When the reader is
+			// about to wait for the connection anyway, it sends the batch
+			// itself (no hop to the pump).
 			c.sinceReady++
-			if c.reader.Buffered() == 0 || c.sinceReady >= 64 || err != nil {
+			if buffered := c.reader.Buffered(); buffered == 0 || c.sinceReady >= 64 || err != nil {
 				c.readyDirty, c.sinceReady = false, 0
-				c.tryUpdateReadyState()
+				if buffered == 0 && err == nil && c.canDeliverInline() {
+					if !c.deliverInline() {
+						break
+					}
+				} else {
+					c.tryUpdateReadyState()
+				}
 			}
 		}
 		if err != nil {
@@ -92,6 +110,46 @@ func (c *client) ioLoop() {
 var (
 	cmdIdentify = []byte("IDENTIFY")
 )
+
+// canDeliverInline reports whether the reader may deliver messages itself
+// (see ioLoop): subscribed to a channel with a memory queue, no sampling,
+// default flushing. The settings read here are written by the reader
+// (IDENTIFY), so it reads them without metaMu.
+func (c *client) canDeliverInline() bool {
+	ch := c.channel
+	return ch != nil && ch.mem != nil && !ch.mem.handoff && c.state.Load() == stateSubscribed &&
+		c.sampleRate == 0 && c.outputBufferTimeout > 0 && c.outputBufferSize > 1
+}
+
+// deliverInline sends what the client may have from the channel's memory;
+// if it is still ready afterwards the pump takes over (more messages, the
+// disk queue, the flush), else the batch is flushed now. It reports false
+// when the connection failed.
+func (c *client) deliverInline() bool {
+	ch := c.channel
+	if _, ok := c.deliverMem(ch, c.msgTimeout, 0); !ok {
+		return false
+	}
+	if c.isReadyForMessages() {
+		c.tryUpdateReadyState()
+		return true
+	}
+	if err := c.flush(); err != nil {
+		c.nsqd.logger.Errorf("PROTOCOL(V2): [%s] flush - %s", c.remoteAddr, err)
+		c.close()
+		return false
+	}
+	return true
+}
+
+// isLightCmd: commands without a body that never wait.
+func isLightCmd(name []byte) bool {
+	switch string(name) {
+	case "FIN", "RDY", "REQ", "TOUCH", "NOP":
+		return true
+	}
+	return false
+}
 
 // exec runs one command; the returned bytes are a response frame to send.
 func (c *client) exec(params [][]byte) ([]byte, error) {

@@ -299,17 +299,7 @@ func (t *Topic) putLocked(b *recBatch) (int, error) {
 	if t.ephemeral {
 		return n, nil // discarded, as the original does
 	}
-	if direct && !t.spillMu.TryLock() {
-		// another publisher is writing the topic's disk queue: write to
-		// the channels' ones meanwhile
-		for _, c := range t.chans {
-			c.putRecords(b, i, n)
-		}
-		return n, nil
-	}
-	if !direct {
-		t.spillMu.Lock()
-	}
+	t.spillMu.Lock()
 	defer t.spillMu.Unlock()
 	buf := bufferPool.Get().(*[]byte)
 	defer putBuffer(buf)

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -39,6 +40,17 @@ func (c *CommandReader) Reset(r io.Reader) { c.r.Reset(r) }
 
 // Buffered is the number of bytes read from the connection but not yet parsed.
 func (c *CommandReader) Buffered() int { return c.r.Buffered() }
+
+// LineBuffered reports whether a complete command line is already
+// buffered, so the next ReadLine needs no read from the connection.
+func (c *CommandReader) LineBuffered() bool {
+	n := c.r.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := c.r.Peek(n)
+	return bytes.IndexByte(b, '\n') >= 0
+}
 
 // ReadLine reads one command line and splits it on every single space. A
 // trailing "\r" is stripped. params[0] is the command name (possibly empty).
