@@ -44,7 +44,10 @@ type Channel struct {
 	// (every message goes to disk).
 	mem *memQueue
 
-	exitMu   sync.RWMutex
+	exitMu sync.RWMutex
+	// spillMu is held by whoever writes the disk queue (lock order:
+	// exitMu, then spillMu)
+	spillMu  sync.Mutex
 	exitFlag atomic.Bool
 	paused   atomic.Bool
 
@@ -306,19 +309,22 @@ func (c *Channel) room() int64 {
 // putRecords takes records from..to-1 of b from the topic: deferred ones
 // go to the deferred set, the others to memory while there is room, then
 // to disk.
-func (c *Channel) putRecords(b *recBatch, from, to int) {
+func (c *Channel) putRecords(b *recBatch, from, to int) error {
 	c.exitMu.RLock()
 	defer c.exitMu.RUnlock()
 	if c.exitFlag.Load() || from >= to {
-		return
+		return nil
 	}
 	c.messageCount.Add(uint64(to - from))
+	var first error
 	for i := from; i < to; {
 		j := i
 		for j < to && !recIsDeferred(b.buf[b.start(j):]) {
 			j++
 		}
-		c.queueLocked(b, i, j)
+		if err := c.queueLocked(b, i, j); err != nil && first == nil {
+			first = err
+		}
 		if j < to {
 			if r, ok := parseRec(b.rec(j)); ok {
 				m := newMessageFromRec(&r)
@@ -330,6 +336,7 @@ func (c *Channel) putRecords(b *recBatch, from, to int) {
 		}
 		i = j
 	}
+	return first
 }
 
 func recIsDeferred(b []byte) bool {
@@ -338,14 +345,24 @@ func recIsDeferred(b []byte) bool {
 }
 
 // queueLocked queues records from..to-1 of b: memory while there is room,
-// then disk; exitMu is held (read).
-func (c *Channel) queueLocked(b *recBatch, from, to int) {
+// then disk; exitMu is held (read). It returns the first disk error (the
+// records after a failed one are still tried).
+func (c *Channel) queueLocked(b *recBatch, from, to int) error {
 	i := from + c.mem.push(b, from, to)
 	if i >= to || c.ephemeral {
-		return // an ephemeral channel drops what does not fit
+		return nil // an ephemeral channel drops what does not fit
 	}
+	c.spillMu.Lock()
+	defer c.spillMu.Unlock()
+	return c.spillLocked(b, i, to)
+}
+
+// spillLocked writes records from..to-1 of b to the disk queue; spillMu is
+// held.
+func (c *Channel) spillLocked(b *recBatch, from, to int) error {
+	var first error
 	buf := bufferPool.Get().(*[]byte)
-	for ; i < to; i++ {
+	for i := from; i < to; i++ {
 		r, ok := parseRec(b.rec(i))
 		if !ok {
 			continue
@@ -355,9 +372,36 @@ func (c *Channel) queueLocked(b *recBatch, from, to int) {
 		c.nsqd.setHealth(err)
 		if err != nil {
 			c.nsqd.logger.Errorf("CHANNEL(%s): failed to write message to backend - %s", c.name, err)
+			if first == nil {
+				first = err
+			}
 		}
 	}
 	putBuffer(buf)
+	return first
+}
+
+// trySpill is a publisher's way around a busy topic disk queue: when
+// memory is full and nobody is writing this channel's disk queue, it
+// writes records from..to-1 of b (none deferred) there directly, and
+// reports whether it did.
+func (c *Channel) trySpill(b *recBatch, from, to int) (bool, error) {
+	c.exitMu.RLock()
+	defer c.exitMu.RUnlock()
+	if !c.spillMu.TryLock() {
+		return false, nil
+	}
+	defer c.spillMu.Unlock()
+	if c.exitFlag.Load() || c.ephemeral || c.room() > 0 {
+		return false, nil
+	}
+	for i := from; i < to; i++ {
+		if recIsDeferred(b.buf[b.start(i):]) {
+			return false, nil
+		}
+	}
+	c.messageCount.Add(uint64(to - from))
+	return true, c.spillLocked(b, from, to)
 }
 
 // requeueMessages puts messages that left the in-flight or deferred set

@@ -72,6 +72,31 @@ type memQueue struct {
 	waiting atomic.Int64 // consumers blocked on notify (handoff mode)
 
 	notify chan struct{}
+
+	// onRoom, when set, is signalled when a pop or clear takes the count
+	// from above lowWater to lowWater or below (a channel tells its
+	// topic's pump that it has room again; see Topic.messagePump).
+	onRoom   chan struct{}
+	lowWater int64
+}
+
+// watchRoom makes the queue signal c whenever it drains to lowWater: the
+// limit less one pump batch (half the limit for a small one).
+func (q *memQueue) watchRoom(c chan struct{}, batch int64) {
+	if q == nil || q.limit <= 0 || q.handoff {
+		return
+	}
+	q.lowWater = q.limit - batch
+	if q.limit < 2*batch {
+		q.lowWater = q.limit / 2
+	}
+	q.onRoom = c
+}
+
+// full reports whether the queue is above its low-water mark (only for a
+// queue that watches its room).
+func (q *memQueue) full() bool {
+	return q != nil && q.onRoom != nil && q.count.Load() > q.lowWater
 }
 
 func newMemQueue(limit int64, handoff bool) *memQueue {
@@ -190,10 +215,14 @@ func (q *memQueue) pop(max, maxBytes int, out *recBatch) int {
 			break
 		}
 	}
-	if q.count.Add(int64(-n)) == 0 {
+	left := q.count.Add(int64(-n))
+	if left == 0 {
 		q.reset()
 	}
 	q.mu.Unlock()
+	if q.onRoom != nil && left <= q.lowWater && left+int64(n) > q.lowWater {
+		signal(q.onRoom)
+	}
 	return n
 }
 
@@ -217,6 +246,9 @@ func (q *memQueue) clear() int64 {
 	n := q.count.Swap(0)
 	q.reset()
 	q.mu.Unlock()
+	if q.onRoom != nil {
+		signal(q.onRoom)
+	}
 	return n
 }
 

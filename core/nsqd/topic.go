@@ -50,11 +50,13 @@ type Topic struct {
 	startChan         chan struct{}
 	exitChan          chan struct{}
 	channelUpdateChan chan struct{}
-	pauseChan         chan struct{}
-	pumpDone          chan struct{}
-	exitFlag          atomic.Bool
-	paused            atomic.Bool
-	isStarted         atomic.Bool
+	// roomChan: a channel's memory drained to its low-water mark
+	roomChan  chan struct{}
+	pauseChan chan struct{}
+	pumpDone  chan struct{}
+	exitFlag  atomic.Bool
+	paused    atomic.Bool
+	isStarted atomic.Bool
 	// diskPending counts messages in the topic's disk queue (the pump is
 	// its only reader); with mem empty too, publishers may hand
 	// messages straight to the channels.
@@ -73,6 +75,7 @@ func newTopic(name string, n *NSQD) *Topic {
 		startChan:         make(chan struct{}),
 		exitChan:          make(chan struct{}),
 		channelUpdateChan: make(chan struct{}, 1),
+		roomChan:          make(chan struct{}, 1),
 		pauseChan:         make(chan struct{}, 1),
 		pumpDone:          make(chan struct{}),
 	}
@@ -141,6 +144,7 @@ func (t *Topic) getOrCreateChannel(name string) (*Channel, bool) {
 		return c, false
 	}
 	c := newChannel(t.name, name, t.nsqd)
+	c.mem.watchRoom(t.roomChan, pumpBatch)
 	t.channelMap[name] = c
 	t.chans = append(t.chans, c)
 	t.nsqd.logger.Infof("TOPIC(%s): new channel(%s)", t.name, name)
@@ -299,6 +303,19 @@ func (t *Topic) putLocked(b *recBatch) (int, error) {
 	if t.ephemeral {
 		return n, nil // discarded, as the original does
 	}
+	if direct && len(t.chans) == 1 {
+		// Memory is full. Writing the channel's disk queue directly saves
+		// the pump reading the record back from the topic's and writing
+		// it again; when another publisher is at it, the topic's disk
+		// queue takes this batch, so two publishers keep two go-diskqueue
+		// writers busy.
+		if done, err := t.chans[0].trySpill(b, i, n); done {
+			if err != nil {
+				return i, err
+			}
+			return n, nil
+		}
+	}
 	t.spillMu.Lock()
 	defer t.spillMu.Unlock()
 	buf := bufferPool.Get().(*[]byte)
@@ -352,13 +369,25 @@ func (t *Topic) messagePump() {
 	}
 	refresh()
 	for {
-		var memC <-chan struct{}
+		var memC, roomC <-chan struct{}
 		var diskC <-chan []byte
 		if len(chans) > 0 && !paused {
 			diskC = t.backend.ReadChan()
-			if t.mem.Len() > 0 {
+			switch {
+			case allFull(chans) && t.mem.Room() > pumpBatch:
+				// Every channel's memory is full: the topic's memory
+				// keeps its backlog (the topic and each channel hold up
+				// to --mem-queue-size before anything goes to disk, as
+				// in 1.3.0) until a channel has room or the topic's
+				// memory is about full; then the pump moves a batch on
+				// to the channels' disk queues, so publishers keep
+				// finding room in memory while the pump writes disk.
+				// The topic's disk backlog moves on as in 1.3.0.
+				roomC = t.roomChan
+				memC = t.mem.notify
+			case t.mem.Len() > 0:
 				memC = closedChan
-			} else if t.mem != nil {
+			case t.mem != nil:
 				memC = t.mem.notify
 			}
 		}
@@ -383,6 +412,7 @@ func (t *Topic) messagePump() {
 				break
 			}
 			t.distribute(chans, &batch)
+		case <-roomC:
 		case <-t.channelUpdateChan:
 			refresh()
 		case <-t.pauseChan:
@@ -392,6 +422,17 @@ func (t *Topic) messagePump() {
 		}
 		batch.shrink(4 << 20)
 	}
+}
+
+// allFull reports whether every channel's memory is filled to its
+// low-water mark.
+func allFull(chans []*Channel) bool {
+	for _, c := range chans {
+		if !c.mem.full() {
+			return false
+		}
+	}
+	return len(chans) > 0
 }
 
 func (t *Topic) addFromDisk(b *recBatch, data []byte) {

@@ -8,7 +8,8 @@
 // Scenarios (100-byte messages, MPUB batches of 200, 2 publishers and 2
 // consumers, as the table):
 //
-//	benchsh   NSQ's bench.sh setting: --mem-queue-size=1000000, PUB for 4 s, then
+//	benchsh   NSQ's bench.sh setting: topic and channel created first,
+//	          --mem-queue-size=1000000, PUB for 4 s, then
 //	          SUB the same messages (at most 4 s)
 //	nospill   --mem-queue-size=20000000, PUB 3 s then SUB; also resident memory per
 //	          queued message: (VmRSS after PUB − VmRSS before) / messages queued
@@ -475,6 +476,14 @@ func runScenario(ctx context.Context, c config, sc scenario, t *target, rate flo
 		}
 		return vals, nil
 	}
+	if sc.sub {
+		// as NSQ's bench.sh: the topic and the consumers' channel exist
+		// before publishing, so messages flow to the channel (and its
+		// memory queue) while they are published
+		if err := d.create(topic, bench.DefaultChannel); err != nil {
+			return fail(err)
+		}
+	}
 	rssBefore, err := d.rss()
 	if err != nil {
 		return nil, err
@@ -642,6 +651,22 @@ func (d *nsqdProc) post(path string) {
 	if resp, err := hc.Post("http://"+d.http+path, "", nil); err == nil {
 		resp.Body.Close()
 	}
+}
+
+// create makes a topic and one of its channels over nsqd's HTTP API.
+func (d *nsqdProc) create(topic, channel string) error {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	for _, path := range []string{"/topic/create?topic=" + topic, "/channel/create?topic=" + topic + "&channel=" + channel} {
+		resp, err := hc.Post("http://"+d.http+path, "", nil)
+		if err != nil {
+			return fmt.Errorf("POST %s: %w", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("POST %s: %s", path, resp.Status)
+		}
+	}
+	return nil
 }
 
 // rss is the process's resident memory in bytes (VmRSS).
