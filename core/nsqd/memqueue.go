@@ -78,6 +78,8 @@ type memQueue struct {
 	// topic's pump that it has room again; see Topic.messagePump).
 	onRoom   chan struct{}
 	lowWater int64
+
+	lastPush atomic.Int64 // monoNow of the last push that added records
 }
 
 // watchRoom makes the queue signal c whenever it drains to lowWater: the
@@ -173,6 +175,7 @@ func (q *memQueue) push(b *recBatch, from, to int) int {
 	}
 	q.count.Add(k)
 	q.mu.Unlock()
+	q.lastPush.Store(monoNow())
 	signal(q.notify)
 	return int(k)
 }

@@ -340,6 +340,10 @@ func (t *Topic) putLocked(b *recBatch) (int, error) {
 // NewMessageID hands out the next ID for this topic.
 func (t *Topic) NewMessageID() wire.MessageID { return t.ids.NewID() }
 
+// holdIdle: the topic's memory keeps a backlog for full channels only
+// while it was published to within this time (see messagePump).
+const holdIdle = 250 * time.Millisecond
+
 // pumpBatch is the most messages the pump moves at once.
 const pumpBatch = 1024
 
@@ -361,6 +365,8 @@ func (t *Topic) messagePump() {
 		paused bool
 		batch  recBatch
 	)
+	idle := time.NewTimer(holdIdle)
+	defer idle.Stop()
 	refresh := func() {
 		t.mu.RLock()
 		chans = append(chans[:0], t.chans...)
@@ -371,37 +377,48 @@ func (t *Topic) messagePump() {
 	for {
 		var memC, roomC <-chan struct{}
 		var diskC <-chan []byte
+		var idleC <-chan time.Time
+		popNow := false
 		if len(chans) > 0 && !paused {
 			diskC = t.backend.ReadChan()
 			switch {
-			case allFull(chans) && t.mem.Room() > pumpBatch:
-				// Every channel's memory is full: the topic's memory
-				// keeps its backlog (the topic and each channel hold up
-				// to --mem-queue-size before anything goes to disk, as
-				// in 1.3.0) until a channel has room or the topic's
-				// memory is about full; then the pump moves a batch on
-				// to the channels' disk queues, so publishers keep
-				// finding room in memory while the pump writes disk.
-				// The topic's disk backlog moves on as in 1.3.0.
+			case t.mem.Len() > 0 && t.mem.Room() > pumpBatch && allFull(chans) &&
+				monoNow()-t.mem.lastPush.Load() < int64(holdIdle):
+				// Every channel's memory is full while publishers are
+				// busy: the topic's memory keeps its backlog (the topic
+				// and each channel hold up to --mem-queue-size before
+				// anything goes to disk, as in 1.3.0) until a channel has
+				// room, the topic's memory is about full (then a batch
+				// moves on to the channels' disk queues, so publishers
+				// keep finding room in memory while the pump writes
+				// disk), or nothing was published for holdIdle (then the
+				// backlog moves on to the channels, so a quiet topic
+				// ends up with its messages in its channels, as in
+				// 1.3.0). The topic's disk backlog moves on as in 1.3.0.
 				roomC = t.roomChan
 				memC = t.mem.notify
+				idle.Reset(time.Duration(int64(holdIdle) - (monoNow() - t.mem.lastPush.Load())))
+				idleC = idle.C
 			case t.mem.Len() > 0:
-				memC = closedChan
+				memC, popNow = closedChan, true
 			case t.mem != nil:
 				memC = t.mem.notify
 			}
 		}
 		select {
 		case <-memC:
+			if !popNow {
+				continue // woken by a publish: decide again
+			}
 			batch.reset()
-			if t.mem.pop(pumpBatch, 1<<20, &batch) > 0 {
+			if t.mem.pop(batchFor(chans), 1<<20, &batch) > 0 {
 				t.distribute(chans, &batch)
 			}
 		case data := <-diskC:
 			t.diskPending.Add(-1)
 			batch.reset()
 			t.addFromDisk(&batch, data)
-			for batch.len() < pumpBatch {
+			for max := batchFor(chans); batch.len() < max; {
 				select {
 				case data = <-diskC:
 					t.diskPending.Add(-1)
@@ -413,6 +430,7 @@ func (t *Topic) messagePump() {
 			}
 			t.distribute(chans, &batch)
 		case <-roomC:
+		case <-idleC:
 		case <-t.channelUpdateChan:
 			refresh()
 		case <-t.pauseChan:
@@ -422,6 +440,25 @@ func (t *Topic) messagePump() {
 		}
 		batch.shrink(4 << 20)
 	}
+}
+
+// batchFor is how many records the pump moves at once: at most pumpBatch,
+// and no more than every channel's memory has room for (while each has
+// some), so a batch does not spill what the next one would fit.
+func batchFor(chans []*Channel) int {
+	if allFull(chans) {
+		return pumpBatch // moving on to disk: whole batches
+	}
+	n := int64(pumpBatch)
+	for _, c := range chans {
+		if r := c.room(); r < n {
+			n = r
+		}
+	}
+	if n <= 0 {
+		return pumpBatch // a full channel spills, the others still get theirs
+	}
+	return int(n)
 }
 
 // allFull reports whether every channel's memory is filled to its

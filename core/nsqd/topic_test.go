@@ -80,3 +80,43 @@ func TestIdleClientFlushedAtOnce(t *testing.T) {
 	}
 	t.Logf("delivered in %s", time.Since(start))
 }
+
+// TestTopicBacklogForFullChannels: while its only channel's memory is full
+// and publishers are busy, the topic's memory keeps the backlog (nothing
+// goes to disk before the topic and the channel each hold
+// --mem-queue-size); once publishing stops, the backlog moves on to the
+// channel (its disk queue), as 1.3.0's pump leaves a quiet topic empty, so
+// emptying the channel empties it for good.
+func TestTopicBacklogForFullChannels(t *testing.T) {
+	opts := testOptions(t)
+	opts.MemQueueSize = 4096
+	n := startNSQD(t, opts)
+	topic := n.GetTopic("backlog")
+	c := topic.GetChannel("c")
+	publish := func(count int) {
+		ms := make([]*Message, count)
+		for i := range ms {
+			ms[i] = NewMessage(topic.NewMessageID(), []byte("x"))
+		}
+		if err := topic.PutMessages(ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(4096)
+	began := time.Now()
+	publish(3000)
+	td, cd, disk := topic.Depth(), c.Depth(), c.backend.Depth()
+	if time.Since(began) < holdIdle/2 && (td != 3000 || cd != 4096 || disk != 0) {
+		t.Fatalf("publishing: topic depth %d, channel depth %d (disk %d); want 3000, 4096 (0)", td, cd, disk)
+	}
+	eventually(t, 5*time.Second, "backlog moves on to the channel once publishing stops", func() bool {
+		return topic.Depth() == 0 && c.Depth() == 7096 && c.backend.Depth() == 3000
+	})
+	if err := c.Empty(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * holdIdle)
+	if topic.Depth() != 0 || c.Depth() != 0 {
+		t.Fatalf("after empty: topic depth %d, channel depth %d", topic.Depth(), c.Depth())
+	}
+}
