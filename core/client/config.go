@@ -100,6 +100,11 @@ type Config struct {
 	ReconnectMaxInterval     time.Duration
 	ReconnectJitter          float64
 
+	// probeInterval is how often a consumer checks, between reconnect
+	// attempts, whether a dropped nsqd accepts TCP again (0: 1 s); tests
+	// shorten it.
+	probeInterval time.Duration
+
 	// PublishAttempts (publish_attempts) bounds how many times one publish
 	// is sent (1 = never retried); PublishTimeout (publish_timeout) bounds
 	// the whole publish, waiting for a connection and retries included

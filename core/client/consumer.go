@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,7 +69,8 @@ const rdyRetryDelay = 5 * time.Second
 // A dropped nsqd is reconnected by its own loop with the reconnect_*
 // policy (exponential backoff with jitter), for directly given nsqd and
 // for discovered ones alike (the latter until lookupd stops listing them);
-// lookupd is also asked again at once.
+// lookupd is also asked again at once. Between attempts a bare TCP probe
+// each second cuts the wait short once the nsqd is back.
 type Consumer struct {
 	topic   string
 	channel string
@@ -506,7 +508,7 @@ func (c *Consumer) reconnectLoop(addr string, direct bool, dropped time.Time) {
 		c.mu.Unlock()
 	}()
 	for attempt := 1; ; attempt++ {
-		if !sleep(reconnectDelay(c.cfg, attempt), c.ctx.Done(), nil) {
+		if !c.waitReconnect(addr, reconnectDelay(c.cfg, attempt)) {
 			return
 		}
 		c.mu.Lock()
@@ -532,6 +534,48 @@ func (c *Consumer) reconnectLoop(addr string, direct bool, dropped time.Time) {
 		}
 		c.log.Warnf("consumer %s/%s: reconnecting to %s (attempt %d): %s", c.topic, c.channel, addr, attempt, err)
 	}
+}
+
+// waitReconnect waits d before the next reconnect attempt to addr, but
+// ends early once addr accepts TCP connections again: every probeInterval
+// (1 s) it opens and at once closes a bare TCP connection (no handshake,
+// nothing logged). So a returning nsqd is re-dialled within about a second
+// however long it was away, while one that stays down only gets a SYN a
+// second and full attempts on the reconnect policy's schedule. It reports
+// false when the consumer stops.
+func (c *Consumer) waitReconnect(addr string, d time.Duration) bool {
+	every := c.cfg.probeInterval
+	if every <= 0 {
+		every = time.Second
+	}
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return true
+		}
+		if !sleep(min(left, every), c.ctx.Done(), nil) {
+			return false
+		}
+		if time.Until(deadline) <= 0 || c.probe(addr, every) {
+			return true
+		}
+	}
+}
+
+// probe reports whether addr accepts a TCP connection within timeout
+// (at most dial_timeout).
+func (c *Consumer) probe(addr string, timeout time.Duration) bool {
+	if c.cfg.DialTimeout > 0 {
+		timeout = min(timeout, c.cfg.DialTimeout)
+	}
+	dl := net.Dialer{Timeout: timeout, LocalAddr: c.cfg.LocalAddr}
+	conn, err := dl.DialContext(c.ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // --- RDY ---

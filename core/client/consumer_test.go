@@ -763,3 +763,53 @@ func TestConsumerPending(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestConsumerReconnectAfterLongOutage: after an outage long enough for the
+// reconnect policy's wait to have grown well past a second, a returning
+// nsqd is re-dialled within about a probe interval, not at the policy's
+// next attempt (without the probe this test waits ~3 s longer and fails).
+func TestConsumerReconnectAfterLongOutage(t *testing.T) {
+	d := startDaemon(t, nil)
+	publishN(t, d.tcp(), "outage", 0, 1)
+	cfg := testConfig()
+	cfg.LookupdPollInterval = 60 * time.Second
+	// attempts 0.2, 0.6, 1.4, 3.0, then 6.2 s after the drop
+	cfg.ReconnectInitialInterval = 200 * time.Millisecond
+	cfg.ReconnectMaxInterval = 30 * time.Second
+	cfg.ReconnectJitter = 0
+	cfg.probeInterval = 100 * time.Millisecond
+	c := newTestConsumer(t, "outage", "ch", cfg)
+	received := make(chan string, 100)
+	c.AddHandler(HandlerFunc(func(m *Message) error {
+		received <- string(m.Body)
+		return nil
+	}))
+	if err := c.ConnectToNSQD(d.tcp()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-received:
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing consumed before the outage")
+	}
+	eventually(t, 2*time.Second, "FIN processed", func() bool { return d.pending("outage", "ch") == 0 })
+
+	d.stop()
+	time.Sleep(3300 * time.Millisecond)
+	d.restart()
+	restarted := time.Now()
+	publishN(t, d.tcp(), "outage", 1, 1)
+	select {
+	case b := <-received:
+		if b != "msg-1" {
+			t.Fatalf("got %q", b)
+		}
+		dt := time.Since(restarted)
+		t.Logf("consumption resumed %s after the nsqd came back", dt)
+		if dt > 1500*time.Millisecond {
+			t.Fatalf("resumed %s after the nsqd came back, want within ~1 s", dt)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("consumption did not resume within 5 s")
+	}
+}
