@@ -44,10 +44,7 @@ type Channel struct {
 	// (every message goes to disk).
 	mem *memQueue
 
-	exitMu sync.RWMutex
-	// spillMu is held by whoever writes the disk queue (lock order:
-	// exitMu, then spillMu)
-	spillMu  sync.Mutex
+	exitMu   sync.RWMutex
 	exitFlag atomic.Bool
 	paused   atomic.Bool
 
@@ -352,13 +349,11 @@ func (c *Channel) queueLocked(b *recBatch, from, to int) error {
 	if i >= to || c.ephemeral {
 		return nil // an ephemeral channel drops what does not fit
 	}
-	c.spillMu.Lock()
-	defer c.spillMu.Unlock()
 	return c.spillLocked(b, i, to)
 }
 
-// spillLocked writes records from..to-1 of b to the disk queue; spillMu is
-// held.
+// spillLocked writes records from..to-1 of b to the disk queue; exitMu is
+// held (read). Several goroutines may write at once.
 func (c *Channel) spillLocked(b *recBatch, from, to int) error {
 	var first error
 	buf := bufferPool.Get().(*[]byte)
@@ -381,18 +376,21 @@ func (c *Channel) spillLocked(b *recBatch, from, to int) error {
 	return first
 }
 
-// trySpill is a publisher's way around a busy topic disk queue: when
-// memory is full and nobody is writing this channel's disk queue, it
-// writes records from..to-1 of b (none deferred) there directly, and
-// reports whether it did.
-func (c *Channel) trySpill(b *recBatch, from, to int) (bool, error) {
+// canSpillDirect reports whether a publisher that found memory full may
+// write to this channel's disk queue directly (see spillDirect).
+func (c *Channel) canSpillDirect() bool {
+	return !c.ephemeral && !c.exitFlag.Load() && c.room() <= 0
+}
+
+// spillDirect writes records from..to-1 of b straight to the disk queue,
+// for a publisher that found the topic's and this channel's memory full;
+// it reports false, having written nothing, when the channel is exiting,
+// has room in memory again, or a record is deferred (those go through the
+// topic).
+func (c *Channel) spillDirect(b *recBatch, from, to int) (bool, error) {
 	c.exitMu.RLock()
 	defer c.exitMu.RUnlock()
-	if !c.spillMu.TryLock() {
-		return false, nil
-	}
-	defer c.spillMu.Unlock()
-	if c.exitFlag.Load() || c.ephemeral || c.room() > 0 {
+	if !c.canSpillDirect() {
 		return false, nil
 	}
 	for i := from; i < to; i++ {

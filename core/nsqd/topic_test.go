@@ -120,3 +120,27 @@ func TestTopicBacklogForFullChannels(t *testing.T) {
 		t.Fatalf("after empty: topic depth %d, channel depth %d", topic.Depth(), c.Depth())
 	}
 }
+
+// TestDeferredWhileMemoryFull: a DPUB arriving while the topic's and its
+// channel's memory are full keeps its deferral (the disk queue has no room
+// for one; the channel's deferred set takes it).
+func TestDeferredWhileMemoryFull(t *testing.T) {
+	opts := testOptions(t)
+	opts.MemQueueSize = 10
+	n := startNSQD(t, opts)
+	topic := n.GetTopic("full")
+	c := topic.GetChannel("c")
+	p := dialRaw(t, n)
+	p.write(wire.MagicV2)
+	bodies := make([][]byte, 40)
+	for i := range bodies {
+		bodies[i] = []byte("x")
+	}
+	p.cmd(wire.MultiPublish("full", bodies))
+	p.expect(wire.FrameTypeResponse, "OK")
+	p.cmd(wire.DeferredPublish("full", 60000, []byte("later")))
+	p.expect(wire.FrameTypeResponse, "OK")
+	eventually(t, 5*time.Second, "deferred kept", func() bool {
+		return c.DeferredCount() == 1 && c.Depth() == 40 && topic.Depth() == 0
+	})
+}
