@@ -21,9 +21,12 @@ import (
 // memory queue, from where the pump moves it on (channel memory if room,
 // else that channel's disk queue, as 1.3.0's pump does), so a publisher
 // never waits for a channel's disk while the topic's memory has room;
-// past that to disk — the topic's disk queue, or, while another publisher
-// is writing that one, the channels' own disk queues, so two go-diskqueue
-// writers work in parallel.
+// past that to disk — the topic's disk queue, and for a one-channel topic
+// half of each batch to the channel's own disk queue at the same time, so
+// both go-diskqueue writers are busy. While every channel's memory is full
+// and publishers are at it, the pump leaves the topic's backlog where it
+// is (see messagePump). Deferred messages never go to the topic's disk
+// queue: it cannot hold a deferral.
 //
 // Goroutines: one pump (messagePump) that moves the backlog (memory and
 // disk) to the channels; it starts when the topic is started and ends
