@@ -88,7 +88,41 @@ func (w logWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// NewServer is an http.Server for h whose own errors go to lg.
+// Timeouts bound how long one HTTP connection may hold the server. NSQ
+// 1.3.0's servers set none, so a client that sends half a request, or
+// keeps a connection open without one, holds a connection and a goroutine
+// for ever (slow-loris).
+type Timeouts struct {
+	ReadHeader time.Duration // the request line and headers
+	Read       time.Duration // the whole request, body included
+	Write      time.Duration // the response (also the longest pprof profile)
+	Idle       time.Duration // a keep-alive connection between requests
+}
+
+// DefaultTimeouts are the daemons': generous for any real client (a
+// 5 MB /mpub body over a slow link, a 4-minute CPU profile), short enough
+// that stalled connections go.
+var DefaultTimeouts = Timeouts{
+	ReadHeader: 10 * time.Second,
+	Read:       time.Minute,
+	Write:      5 * time.Minute,
+	Idle:       2 * time.Minute,
+}
+
+// NewServer is an http.Server for h whose own errors go to lg, with
+// DefaultTimeouts.
 func NewServer(h http.Handler, lg *logger.Logger) *http.Server {
-	return &http.Server{Handler: h, ErrorLog: ErrorLog(lg)}
+	return NewServerTimeouts(h, lg, DefaultTimeouts)
+}
+
+// NewServerTimeouts is NewServer with the given timeouts.
+func NewServerTimeouts(h http.Handler, lg *logger.Logger, t Timeouts) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ErrorLog:          ErrorLog(lg),
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+	}
 }

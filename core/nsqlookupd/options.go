@@ -26,6 +26,11 @@ type Options struct {
 	// TombstoneLifetime is how long /topic/tombstone hides a producer of
 	// a topic from /lookup.
 	TombstoneLifetime time.Duration
+	// ClientTimeout is how long a TCP peer may take to send its protocol
+	// magic and then each command line and body (not a flag). nsqd pings
+	// every 15 s, so only a stalled or half-sent connection hits it;
+	// NSQ 1.3.0 waits for ever.
+	ClientTimeout time.Duration
 }
 
 // NewOptions returns nsqlookupd's defaults (cli-flags.md §3).
@@ -43,6 +48,7 @@ func NewOptions() *Options {
 		BroadcastAddress: hostname,
 
 		InactiveProducerTimeout: 300 * time.Second,
+		ClientTimeout:           60 * time.Second,
 		TombstoneLifetime:       45 * time.Second,
 	}
 }

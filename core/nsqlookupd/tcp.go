@@ -36,6 +36,7 @@ func (l *NSQLookupd) handleConn(conn net.Conn) {
 	c := &v1Conn{conn: conn, addr: conn.RemoteAddr().String()}
 	l.logger.Infof("TCP: new client(%s)", c.addr)
 	var magic [4]byte
+	l.readDeadline(conn)
 	if _, err := io.ReadFull(conn, magic[:]); err != nil {
 		l.logger.Errorf("failed to read protocol version - %s", err)
 		return
@@ -56,6 +57,14 @@ func (l *NSQLookupd) handleConn(conn net.Conn) {
 	}
 }
 
+// readDeadline gives the peer ClientTimeout for what it sends next (the
+// magic, or a command with its body).
+func (l *NSQLookupd) readDeadline(conn net.Conn) {
+	if d := l.opts.ClientTimeout; d > 0 {
+		conn.SetReadDeadline(time.Now().Add(d))
+	}
+}
+
 // send writes one reply [u32 size][data].
 func (c *v1Conn) send(data []byte) error {
 	c.out = wire.AppendV1Response(c.out[:0], data)
@@ -68,6 +77,7 @@ func (c *v1Conn) send(data []byte) error {
 // closes).
 func (l *NSQLookupd) ioLoop(c *v1Conn) {
 	for {
+		l.readDeadline(c.conn)
 		params, err := c.r.ReadCommand()
 		if err != nil {
 			if errors.Is(err, wire.ErrLineTooLong) {

@@ -3,6 +3,7 @@ package nsqlookupd
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"slices"
@@ -195,4 +196,49 @@ func TestV1Logs(t *testing.T) {
 	} {
 		testutil.Eventually(t, 5*time.Second, re, func() bool { return regexp.MustCompile(re).MatchString(log.String()) })
 	}
+}
+
+// TestV1StalledPeers: a peer that sends half the magic, half a command
+// line, or a command without its whole body, or goes silent, is dropped
+// after ClientTimeout (1.3.0 keeps all of them for ever); one that pings
+// in time stays.
+func TestV1StalledPeers(t *testing.T) {
+	opts := testOptions()
+	opts.ClientTimeout = 300 * time.Millisecond
+	l := startLookupd(t, opts)
+	for _, tc := range []struct {
+		name  string
+		magic bool
+		send  string
+	}{
+		{"half the magic", false, "  V"},
+		{"silent after the magic", true, ""},
+		{"half a command", true, "PIN"},
+		{"half a body", true, "IDENTIFY\n\x00\x00\x00\x40{\"tcp_port\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := dialV1(t, l, tc.magic)
+			began := time.Now()
+			if tc.send != "" {
+				p.write(tc.send)
+			}
+			// closed, after at most an error reply (E_BAD_BODY for a
+			// body cut short)
+			p.conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+			got, err := io.ReadAll(p.conn)
+			if err != nil {
+				t.Fatalf("not dropped: %v (read %q)", err, got)
+			}
+			if d := time.Since(began); d > 2*time.Second {
+				t.Fatalf("dropped after %s", d)
+			}
+		})
+	}
+	t.Run("pinging in time", func(t *testing.T) {
+		p := dialV1(t, l, true)
+		for i := 0; i < 4; i++ {
+			time.Sleep(opts.ClientTimeout / 2)
+			p.cmd("PING", "OK")
+		}
+	})
 }
