@@ -4,7 +4,7 @@ BIN      := bin
 DATA     ?= ./data
 FUZZTIME ?= 60s
 
-.PHONY: all build run demo test test-race fuzz lint bench bench-go clean
+.PHONY: all build run demo test test-long test-race fuzz lint bench bench-go clean
 
 all: build
 
@@ -32,6 +32,11 @@ test: build
 	$(GO) test -count=1 -race -timeout 15m $$($(GO) list ./core/... | grep -v /core/internal/e2e)
 	$(GO) test -count=1 -timeout 15m ./cmd/... ./core/internal/e2e/...
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x ./core/wire/ ./core/nsqd/ ./core/pipe/ ./core/top/cluster/
+
+# The long, heavy or privileged tests as well (durability under load,
+# faults, load, namespaces): each skips with a message in `make test`.
+test-long: build
+	NSQKIT_LONG=1 $(GO) test -count=1 -timeout 60m ./...
 
 test-race:
 	$(GO) test -count=1 -race -timeout 15m ./...
