@@ -22,6 +22,12 @@ var binDir string
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(netnsBinEnv); dir != "" {
+		// re-executed inside a network namespace (netns_test.go): the
+		// binaries are built already
+		binDir = dir
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "nsqkit-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
