@@ -278,12 +278,13 @@ func (s *httpHandler) pub(w http.ResponseWriter, r *http.Request, _ string) (any
 	var deferred time.Duration
 	if ds, ok := httpapi.First(params, "defer"); ok {
 		ms, err := strconv.ParseInt(ds, 10, 64)
-		maxMS := int64(s.n.opts.MaxReqTimeout / time.Millisecond)
-		if err != nil || ms < 0 || ms > maxMS {
+		if err != nil {
 			return nil, errf(http.StatusBadRequest, "INVALID_DEFER")
 		}
+		// 1.3.0's arithmetic, overflow included (as DPUB on TCP): the
+		// product wraps and is judged, and used, as it wrapped.
 		deferred = time.Duration(ms) * time.Millisecond
-		if deferred > s.n.opts.MaxReqTimeout {
+		if deferred < 0 || deferred > s.n.opts.MaxReqTimeout {
 			return nil, errf(http.StatusBadRequest, "INVALID_DEFER")
 		}
 	}
