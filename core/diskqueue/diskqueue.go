@@ -80,6 +80,13 @@ func ChannelQueueName(topic, channel string) string {
 // program or of an original nsqd) are picked up. Problems reading existing
 // state are reported through o.Logf, never returned.
 //
+// Before go-diskqueue opens the files, metadata that does not agree with
+// them (a crash after unsynced writes, truncated or missing files,
+// damaged metadata) is corrected from the files (see check in repair.go),
+// and writing resumes in a new data file when the last one still holds
+// unread records, so nothing written now shares a file with records that
+// were never checked.
+//
 // Delete differs from go-diskqueue's, which only stops the queue: here it
 // empties the queue first, so its files are removed, as nsqd does when it
 // deletes a topic or channel.
@@ -96,11 +103,12 @@ func New(name string, o Options) Backend {
 	if o.SyncTimeout <= 0 {
 		o.SyncTimeout = DefaultSyncTimeout
 	}
-	logf := func(godq.LogLevel, string, ...interface{}) {}
-	if o.Logf != nil {
-		logf = func(l godq.LogLevel, f string, args ...interface{}) {
-			o.Logf(int(l), f, args...)
-		}
+	if o.Logf == nil {
+		o.Logf = func(int, string, ...any) {}
+	}
+	check(name, o, o.Logf)
+	logf := func(l godq.LogLevel, f string, args ...interface{}) {
+		o.Logf(int(l), f, args...)
 	}
 	dq := godq.New(name, o.DataPath, o.MaxBytesPerFile, o.MinMsgSize,
 		o.MaxMsgSize, o.SyncEvery, o.SyncTimeout, logf)
@@ -119,8 +127,17 @@ type diskBackend struct {
 
 func (b *diskBackend) Put(data []byte) error   { return b.dq.Put(data) }
 func (b *diskBackend) ReadChan() <-chan []byte { return b.dq.ReadChan() }
-func (b *diskBackend) Depth() int64            { return b.dq.Depth() }
 func (b *diskBackend) Empty() error            { return b.dq.Empty() }
+
+// Depth is go-diskqueue's depth, never below 0: its count goes negative
+// while it reads more records than its metadata said were there, until
+// it reaches the end of the queue and resets to 0.
+func (b *diskBackend) Depth() int64 {
+	if d := b.dq.Depth(); d > 0 {
+		return d
+	}
+	return 0
+}
 
 func (b *diskBackend) Close() error {
 	b.mu.Lock()

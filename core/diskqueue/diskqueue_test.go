@@ -291,10 +291,11 @@ func TestEmpty(t *testing.T) {
 		t.Fatalf("read %q after Empty", b)
 	default:
 	}
-	// File numbering continues after Empty.
+	// File numbering continues after Empty (reopened with unread records
+	// in file 0, the queue was to write file 1 next; Empty moves past it).
 	msgs := makeMessages(2, 10)
 	put(t, q, msgs)
-	want := []string{"t.diskqueue.000001.dat"}
+	want := []string{"t.diskqueue.000002.dat"}
 	if got := queueFiles(t, dir, "t"); !equalStrings(got, want) {
 		t.Fatalf("files after Put = %v, want %v", got, want)
 	}
