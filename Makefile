@@ -41,11 +41,25 @@ test-long: build
 test-race:
 	$(GO) test -count=1 -race -timeout 15m ./...
 
-# Run each fuzz target for FUZZTIME (default 60s).
+# Run every fuzz target of the repository (each package whose tests
+# declare a func FuzzXxx) for FUZZTIME each (default 60s), one after the
+# other; a crash stops it (the crasher is in that package's
+# testdata/fuzz/FuzzXxx/). Go 1.26's fuzz coordinator can end a run with
+# "context deadline exceeded" and no crasher when the machine is loaded
+# (golang/go#75804): that is reported and the next target runs.
 fuzz:
-	@for p in ./core/wire ./core/lookup; do \
+	@pkgs=$$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); \
+	test -n "$$pkgs" || { echo "fuzz: no fuzz targets found"; exit 1; }; \
+	log=$$(mktemp); trap 'rm -f $$log $$log.rc' EXIT; \
+	for p in $$pkgs; do \
 		for t in $$($(GO) test $$p -list '^Fuzz' | grep ^Fuzz); do \
-			echo "== $$p $$t"; $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 || exit 1; \
+			echo "== $$p $$t"; \
+			{ $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 2>&1; echo $$? > $$log.rc; } | tee $$log; \
+			if [ "$$(cat $$log.rc)" != 0 ]; then \
+				if grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
+					echo "== $$p $$t: stopped by Go's fuzz coordinator at the deadline, no crasher (golang/go#75804)"; \
+				else exit 1; fi; \
+			fi; \
 		done; \
 	done
 

@@ -9,9 +9,11 @@ import (
 	"math/rand"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Log levels of Options.Logf used here.
@@ -399,4 +401,26 @@ func (q queuePaths) rebuild(old *queueMeta, o Options, logf func(int, string, ..
 	if err := q.writeMeta(fixed); err != nil {
 		logf(levelError, "DISKQUEUE(%s) failed to write metadata - %s", q.name, err)
 	}
+}
+
+// RemoveStaleTemp removes the metadata temporary files go-diskqueue leaves
+// in dir when writing one fails (name.diskqueue.meta.dat.N.tmp), those
+// older than minAge (a younger one may be a write in progress), and
+// returns how many it removed.
+func RemoveStaleTemp(dir string, minAge time.Duration) int {
+	matches, err := filepath.Glob(filepath.Join(dir, "*.diskqueue.meta.dat.*.tmp"))
+	if err != nil {
+		return 0
+	}
+	removed := 0
+	for _, m := range matches {
+		fi, err := os.Stat(m)
+		if err != nil || !fi.Mode().IsRegular() || time.Since(fi.ModTime()) < minAge {
+			continue
+		}
+		if os.Remove(m) == nil {
+			removed++
+		}
+	}
+	return removed
 }

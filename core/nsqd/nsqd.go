@@ -164,6 +164,11 @@ func New(opts *Options) (*NSQD, error) {
 		opts.StatsdPrefix = p
 	}
 
+	// temporary files a failed metadata write left behind (nothing writes
+	// the queues yet)
+	if k := diskqueue.RemoveStaleTemp(opts.DataPath, 0); k > 0 {
+		n.logger.Infof("removed %d stale disk-queue temporary file(s)", k)
+	}
 	if err := n.LoadMetadata(); err != nil {
 		return nil, fmt.Errorf("failed to load metadata - %s", err)
 	}
@@ -355,8 +360,25 @@ func (n *NSQD) setHealth(err error) {
 		return
 	}
 	n.healthMu.Lock()
+	recovered := n.healthErr != nil && err == nil
 	n.healthErr = err
 	n.healthMu.Unlock()
+	if recovered {
+		// go-diskqueue leaves its metadata temp file behind when writing
+		// it fails (a full disk): clear those once writes work again
+		n.goBackground(func() {
+			// files of writes that failed before now are over a second
+			// old then; a younger one may be a write in progress
+			select {
+			case <-time.After(time.Second):
+			case <-n.exited:
+				return
+			}
+			if k := diskqueue.RemoveStaleTemp(n.opts.DataPath, 500*time.Millisecond); k > 0 {
+				n.logger.Infof("removed %d stale disk-queue temporary file(s) left by failed writes", k)
+			}
+		})
+	}
 }
 
 // Health is "OK" or "NOK - <last disk error>".

@@ -292,8 +292,17 @@ func (t *Topic) putLocked(b *recBatch) (int, error) {
 			}
 		}
 		if k > 0 {
+			// a channel without a memory budget writes its disk queue
+			// here: a failed write fails the publish (nothing is
+			// acknowledged that is not queued)
+			var first error
 			for _, c := range t.chans {
-				c.putRecords(b, 0, int(k))
+				if err := c.putRecords(b, 0, int(k)); err != nil && first == nil {
+					first = err
+				}
+			}
+			if first != nil {
+				return 0, first
 			}
 			i = int(k)
 		}
@@ -320,7 +329,9 @@ func (t *Topic) putLocked(b *recBatch) (int, error) {
 			}
 			if k < n {
 				for _, c := range t.chans {
-					c.putRecords(b, k, k+1)
+					if err := c.putRecords(b, k, k+1); err != nil {
+						return k, err
+					}
 				}
 				k++
 			}

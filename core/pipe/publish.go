@@ -252,7 +252,11 @@ func (p *Publisher) Run(ctx context.Context, r io.Reader) (PublishStats, error) 
 	rd := startChunkReader(r, p.opts.ReadSize)
 	defer rd.stop()
 	readErr := p.loop(ctx, rd)
-	if p.failure == nil && readErr == nil && p.sawEOF {
+	if p.failure != nil {
+		p.drainRead(rd)
+	}
+	if readErr == nil && p.sawEOF {
+		// the last record, without a delimiter (unsent after a failure)
 		if rec, ok := p.split.End(); ok {
 			p.add(rec)
 		}
@@ -347,6 +351,43 @@ func (p *Publisher) consume(ctx context.Context, rd *chunkReader, c inChunk) {
 		p.countSplit()
 	}
 	rd.recycle(c.data)
+}
+
+// drainGrace is how long, after a failure, the publisher waits for a read
+// that is under way (it returns at once when the input has data; on an
+// idle input it has taken nothing yet).
+const drainGrace = 100 * time.Millisecond
+
+// drainRead takes back, after a failure, every buffer of the chunk reader
+// so that nothing more is read, and counts the records of the chunks that
+// were read but not yet split as unsent: they were taken from the input,
+// so the stats must say they were not published.
+func (p *Publisher) drainRead(rd *chunkReader) {
+	grace := time.NewTimer(drainGrace)
+	defer grace.Stop()
+	for back := 0; back < chunkBuffers; back++ {
+		select {
+		case c := <-rd.full:
+			if len(c.data) > 0 {
+				p.split.Feed(c.data)
+				for {
+					rec, ok := p.split.Next()
+					if !ok {
+						break
+					}
+					p.add(rec) // counted as unsent
+				}
+				p.countSplit()
+			}
+			if c.err != nil {
+				p.endOfInput(c.err)
+				return // the reader has ended
+			}
+		case <-rd.free:
+		case <-grace.C:
+			return
+		}
+	}
 }
 
 // interrupt marks the run interrupted and publishes the complete records
