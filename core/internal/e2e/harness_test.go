@@ -108,8 +108,14 @@ func startNSQD(t testing.TB, dataPath string, extra ...string) *daemon {
 
 func run(t testing.TB, name string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, out: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(filepath.Join(binDir, name), args...)
+	return runCmd(t, name, exec.Command(filepath.Join(binDir, name), args...))
+}
+
+// runCmd starts cmd (running binary name) and kills it at cleanup,
+// showing its output if the test failed.
+func runCmd(t testing.TB, name string, cmd *exec.Cmd) *daemon {
+	t.Helper()
+	d := &daemon{t: t, out: &syncBuffer{}, done: make(chan struct{}), cmd: cmd}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

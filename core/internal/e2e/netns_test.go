@@ -96,28 +96,7 @@ func setupNetns(t *testing.T, prefix string) {
 // runIn runs one of our binaries inside namespace ns.
 func runIn(t testing.TB, ns, name string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, out: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, filepath.Join(binDir, name)}, args...)...)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-d.done:
-		default:
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-		if t.Failed() {
-			t.Logf("%s (%s) output:\n%s", name, ns, tail(d.out.String(), 40))
-		}
-	})
-	return d
+	return runCmd(t, name+" in "+ns, exec.Command("ip", append([]string{"netns", "exec", ns, filepath.Join(binDir, name)}, args...)...))
 }
 
 // TestMultiHostPartition: the lookupd is cut off from everyone; producers
