@@ -54,7 +54,7 @@ fuzz:
 	for p in $$pkgs; do \
 		for t in $$($(GO) test $$p -list '^Fuzz' | grep ^Fuzz); do \
 			echo "== $$p $$t"; \
-			{ $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -parallel 1 2>&1; echo $$? > $$log.rc; } | tee $$log; \
+			{ $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -timeout 0 -parallel 1 2>&1; echo $$? > $$log.rc; } | tee $$log; \
 			if [ "$$(cat $$log.rc)" != 0 ]; then \
 				if grep -q 'context deadline exceeded' $$log && ! grep -q 'Failing input written' $$log; then \
 					echo "== $$p $$t: stopped by Go's fuzz coordinator at the deadline, no crasher (golang/go#75804)"; \
