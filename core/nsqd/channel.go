@@ -382,21 +382,16 @@ func (c *Channel) canSpillDirect() bool {
 	return !c.ephemeral && !c.exitFlag.Load() && c.room() <= 0
 }
 
-// spillDirect writes records from..to-1 of b straight to the disk queue,
-// for a publisher that found the topic's and this channel's memory full;
-// it reports false, having written nothing, when the channel is exiting,
-// has room in memory again, or a record is deferred (those go through the
-// topic).
+// spillDirect writes records from..to-1 of b (none deferred: the topic
+// hands those to the channels' deferred sets first) straight to the disk
+// queue, for a publisher that found the topic's and this channel's memory
+// full; it reports false, having written nothing, when the channel is
+// exiting or has room in memory again.
 func (c *Channel) spillDirect(b *recBatch, from, to int) (bool, error) {
 	c.exitMu.RLock()
 	defer c.exitMu.RUnlock()
 	if !c.canSpillDirect() {
 		return false, nil
-	}
-	for i := from; i < to; i++ {
-		if recIsDeferred(b.buf[b.start(i):]) {
-			return false, nil
-		}
 	}
 	c.messageCount.Add(uint64(to - from))
 	return true, c.spillLocked(b, from, to)

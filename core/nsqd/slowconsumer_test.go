@@ -34,7 +34,6 @@ func TestStalledConsumerIsolated(t *testing.T) {
 		return c
 	}
 	stalled := sub("slow", 1000, msgs) // never reads again
-	_ = stalled
 
 	// consume counts messages on a client that reads and FINs everything
 	consume := func(c *rawConn, want int, done chan<- int) {
