@@ -51,7 +51,6 @@ type Channel struct {
 	clientsMu sync.RWMutex
 	clients   map[int64]*client
 	// deleteOnEmpty is set for ephemeral channels once a client has joined.
-	deleter sync.Once
 
 	inFlightMu sync.Mutex
 	inFlight   msgSet
@@ -382,19 +381,38 @@ func (c *Channel) canSpillDirect() bool {
 	return !c.ephemeral && !c.exitFlag.Load() && c.room() <= 0
 }
 
-// spillDirect writes records from..to-1 of b (none deferred: the topic
-// hands those to the channels' deferred sets first) straight to the disk
-// queue, for a publisher that found the topic's and this channel's memory
-// full; it reports false, having written nothing, when the channel is
-// exiting or has room in memory again.
-func (c *Channel) spillDirect(b *recBatch, from, to int) (bool, error) {
+// spillDirect writes the records it takes from cur (none deferred: the
+// topic hands those to the channels' deferred sets first) straight to the
+// disk queue, for a publisher that found the topic's and this channel's
+// memory full, until cur is exhausted or a write fails. It reports false,
+// having taken nothing, when the channel is exiting or has room in memory
+// again.
+func (c *Channel) spillDirect(b *recBatch, cur *spillCursor) (bool, error) {
 	c.exitMu.RLock()
 	defer c.exitMu.RUnlock()
 	if !c.canSpillDirect() {
 		return false, nil
 	}
-	c.messageCount.Add(uint64(to - from))
-	return true, c.spillLocked(b, from, to)
+	buf := bufferPool.Get().(*[]byte)
+	defer putBuffer(buf)
+	for {
+		i, ok := cur.take()
+		if !ok {
+			return true, nil
+		}
+		r, ok := parseRec(b.rec(i))
+		if !ok {
+			continue
+		}
+		c.messageCount.Add(1)
+		*buf = r.appendDisk((*buf)[:0])
+		err := c.backend.Put(*buf)
+		c.nsqd.setHealth(err)
+		if err != nil {
+			c.nsqd.logger.Errorf("CHANNEL(%s): failed to write message to backend - %s", c.name, err)
+			return true, err
+		}
+	}
 }
 
 // requeueMessages puts messages that left the in-flight or deferred set
@@ -462,14 +480,18 @@ func (c *Channel) removeClient(id int64) {
 	left := len(c.clients)
 	c.clientsMu.Unlock()
 	if left == 0 && c.ephemeral {
-		c.deleter.Do(func() {
-			c.nsqd.goBackground(func() {
-				if t, err := c.nsqd.GetExistingTopic(c.topicName); err == nil {
-					t.DeleteExistingChannel(c.name)
-				}
-			})
+		c.nsqd.goBackground(func() {
+			if t, err := c.nsqd.GetExistingTopic(c.topicName); err == nil {
+				t.deleteUnusedChannel(c)
+			}
 		})
 	}
+}
+
+func (c *Channel) clientCount() int {
+	c.clientsMu.RLock()
+	defer c.clientsMu.RUnlock()
+	return len(c.clients)
 }
 
 func (c *Channel) clientList() []*client {

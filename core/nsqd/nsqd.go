@@ -456,12 +456,39 @@ func (n *NSQD) DeleteExistingTopic(name string) error {
 	if !ok {
 		return errors.New("topic does not exist")
 	}
-	t.Delete()
+	n.deleteTopic(t)
+	return nil
+}
+
+// deleteUnusedTopic deletes t, an ephemeral topic its last channel left,
+// unless it gained a channel since or is no longer the topic of its name
+// (deleted, perhaps created anew: the new one stays). A SUB that finds the
+// topic as it is being deleted sees it exiting and tries again on a new
+// one, as in 1.3.0.
+func (n *NSQD) deleteUnusedTopic(t *Topic) {
+	n.topicsMu.RLock()
+	current := n.topicMap[t.name] == t
+	n.topicsMu.RUnlock()
+	if current && t.channelCount() == 0 {
+		n.deleteTopic(t)
+	}
+}
+
+// deleteTopic deletes t, then takes it out of the topic map (while it is
+// being deleted, lookups still find it exiting rather than create a new
+// one, so lookupd hears of the deletion before any new topic of the name).
+func (n *NSQD) deleteTopic(t *Topic) {
+	if err := t.Delete(); errors.Is(err, errExiting) {
+		return // being deleted (or closed) already
+	} else if err != nil {
+		n.logger.Errorf("TOPIC(%s): deleting: %s", t.name, err)
+	}
 	n.topicsMu.Lock()
-	delete(n.topicMap, name)
+	if n.topicMap[t.name] == t {
+		delete(n.topicMap, t.name)
+	}
 	n.topicsMu.Unlock()
 	n.topicDeleted(t)
-	return nil
 }
 
 // Change notifications: metadata is rewritten and (later) lookupd told.

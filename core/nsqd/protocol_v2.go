@@ -640,14 +640,20 @@ func (c *client) mpub(params [][]byte) ([]byte, error) {
 	}
 	// Like 1.3.0, the messages are read straight from the connection: the
 	// declared size is only checked above, never against the batch.
-	bodies, err := c.reader.ReadMPUB(opts.MaxMsgSize, opts.MaxBodySize)
-	if err != nil {
+	// Each body is read straight into the batch of records to queue.
+	s := &c.pubScr
+	s.topic = t
+	if err := c.reader.ReadMPUBInto(opts.MaxMsgSize, opts.MaxBodySize, s); err != nil {
+		s.topic = nil
+		s.batch.reset()
+		s.batch.shrink(4 << 20)
 		return nil, err
 	}
-	if err := t.publish(bodies, 0, &c.pubScr); err != nil {
+	n, err := s.publishRead()
+	if err != nil {
 		return nil, fatalf(wire.ErrCodeMPubFailed, "MPUB failed %s", err)
 	}
-	c.publishedMessage(t.name, uint64(len(bodies)))
+	c.publishedMessage(t.name, uint64(n))
 	return wire.OK, nil
 }
 

@@ -2,6 +2,7 @@ package nsqd
 
 import (
 	"encoding/binary"
+	"slices"
 	"sort"
 
 	"github.com/nsqkit/nsqkit/core/wire"
@@ -41,6 +42,11 @@ type rec struct {
 
 // appendRec appends the record for the given fields to dst.
 func appendRec(dst []byte, ts int64, attempts uint16, id uint64, rawID []byte, deferred int64, body []byte) []byte {
+	return append(appendRecHead(dst, len(body), ts, attempts, id, rawID, deferred), body...)
+}
+
+// appendRecHead appends all of a record but its body (bodyLen bytes) to dst.
+func appendRecHead(dst []byte, bodyLen int, ts int64, attempts uint16, id uint64, rawID []byte, deferred int64) []byte {
 	var flags uint64
 	if rawID != nil {
 		flags |= recRawID
@@ -48,7 +54,7 @@ func appendRec(dst []byte, ts int64, attempts uint16, id uint64, rawID []byte, d
 	if deferred > 0 {
 		flags |= recDeferred
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(body))<<2|flags)
+	dst = binary.AppendUvarint(dst, uint64(bodyLen)<<2|flags)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(ts))
 	dst = binary.LittleEndian.AppendUint16(dst, attempts)
 	if rawID != nil {
@@ -59,7 +65,7 @@ func appendRec(dst []byte, ts int64, attempts uint16, id uint64, rawID []byte, d
 	if deferred > 0 {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(deferred))
 	}
-	return append(dst, body...)
+	return dst
 }
 
 // recLen is the length of the record at the start of b (0 if b does not
@@ -179,6 +185,16 @@ func (b *recBatch) rec(i int) []byte { return b.buf[b.start(i):b.ends[i]] }
 func (b *recBatch) add(ts int64, attempts uint16, id uint64, rawID []byte, deferred int64, body []byte) {
 	b.buf = appendRec(b.buf, ts, attempts, id, rawID, deferred, body)
 	b.ends = append(b.ends, len(b.buf))
+}
+
+// addBody appends a new message's record whose body, size bytes, the
+// caller writes into the returned slice (valid until the next add).
+func (b *recBatch) addBody(ts int64, id uint64, size int) []byte {
+	b.buf = appendRecHead(b.buf, size, ts, 0, id, nil, 0)
+	n := len(b.buf)
+	b.buf = slices.Grow(b.buf, size)[:n+size]
+	b.ends = append(b.ends, len(b.buf))
+	return b.buf[n:]
 }
 
 // addRaw appends one complete record.

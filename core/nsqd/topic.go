@@ -64,7 +64,6 @@ type Topic struct {
 	diskPending atomic.Int64
 	// lastPub is the monoNow of the last publish (see messagePump)
 	lastPub atomic.Int64
-	deleter sync.Once
 	started sync.Once
 }
 
@@ -180,9 +179,15 @@ func (t *Topic) Channels() []*Channel {
 // DeleteExistingChannel deletes a channel and its data; an ephemeral topic
 // left without channels deletes itself.
 func (t *Topic) DeleteExistingChannel(name string) error {
+	return t.deleteChannelIf(name, nil)
+}
+
+// deleteChannelIf deletes the channel called name, if it is only (when
+// not nil).
+func (t *Topic) deleteChannelIf(name string, only *Channel) error {
 	t.mu.Lock()
 	c, ok := t.channelMap[name]
-	if !ok {
+	if !ok || (only != nil && c != only) {
 		t.mu.Unlock()
 		return errors.New("channel does not exist")
 	}
@@ -196,14 +201,31 @@ func (t *Topic) DeleteExistingChannel(name string) error {
 	t.notifyChannelUpdate()
 	t.nsqd.channelDeleted(t, c)
 	if left == 0 && t.ephemeral {
-		t.deleter.Do(func() {
-			t.nsqd.goBackground(func() { t.nsqd.DeleteExistingTopic(t.name) })
-		})
+		t.nsqd.goBackground(func() { t.nsqd.deleteUnusedTopic(t) })
 	}
 	return nil
 }
 
+// deleteUnusedChannel deletes c, an ephemeral channel its last client left,
+// unless it gained a client since or is no longer this topic's channel of
+// that name (deleted, perhaps created anew: the new one stays).
+func (t *Topic) deleteUnusedChannel(c *Channel) {
+	t.mu.RLock()
+	current := t.channelMap[c.name] == c
+	t.mu.RUnlock()
+	if !current || c.clientCount() > 0 {
+		return
+	}
+	t.deleteChannelIf(c.name, c)
+}
+
 func (t *Topic) notifyChannelUpdate() { signal(t.channelUpdateChan) }
+
+func (t *Topic) channelCount() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.channelMap)
+}
 
 // PutMessage queues one message: memory if there is room, else disk.
 func (t *Topic) PutMessage(m *Message) error { return t.PutMessages([]*Message{m}) }
@@ -227,6 +249,40 @@ func (t *Topic) PutMessages(ms []*Message) error {
 type pubScratch struct {
 	ids   []uint64
 	batch recBatch
+
+	// an MPUB read straight into batch (wire.MPUBSink)
+	topic *Topic
+	ts    int64
+	next  int
+}
+
+// MPUBCount takes IDs and the timestamp for a batch of n new messages of
+// s.topic.
+func (s *pubScratch) MPUBCount(n int) {
+	if cap(s.ids) < n {
+		s.ids = make([]uint64, n)
+	}
+	s.ids = s.ids[:n]
+	s.ts = s.topic.ids.NewIDs(s.ids)
+	s.next = 0
+	s.batch.reset()
+}
+
+// MPUBBody adds the next message's record and returns where its body goes.
+func (s *pubScratch) MPUBBody(size int) []byte {
+	id := s.ids[s.next]
+	s.next++
+	return s.batch.addBody(s.ts, id, size)
+}
+
+// publishRead queues the messages an MPUB read into s (MPUBCount,
+// MPUBBody) as new messages of s.topic; it returns how many.
+func (s *pubScratch) publishRead() (int, error) {
+	n := s.batch.len()
+	err := s.topic.putBatch(&s.batch)
+	s.batch.shrink(4 << 20)
+	s.topic = nil
+	return n, err
 }
 
 var pubScratchPool = sync.Pool{New: func() any { return new(pubScratch) }}
@@ -340,31 +396,37 @@ func (t *Topic) putLocked(b *recBatch) (int, error) {
 		return n, nil
 	}
 	if direct && len(t.chans) == 1 && t.chans[0].canSpillDirect() {
-		// Memory is full and the topic has one channel: half the batch
-		// goes straight to the channel's disk queue (saving the pump
-		// reading it back from the topic's and writing it again), the
-		// other half, at the same time, to the topic's. go-diskqueue
-		// writes a message per syscall with a goroutine per queue and
-		// answers each Put before taking the next: two queues, each with
-		// more than one writer, keep both busy (measured here: one queue
-		// ~230k records/s, two queues with two writers each ~410k/s).
-		mid := i + (n-i)/2
+		// Memory is full and the topic has one channel: the batch goes
+		// partly straight to the channel's disk queue (saving the pump
+		// reading it back from the topic's and writing it again), partly,
+		// at the same time, to the topic's. go-diskqueue writes a message
+		// per syscall with a goroutine per queue, answers each Put before
+		// taking the next and stops for an fsync every --sync-every
+		// messages: two queues, each with more than one writer, keep both
+		// busy (measured here: one queue ~230k records/s, two queues with
+		// two writers each ~410k/s). The two writers take the next record
+		// from one cursor, so while one queue syncs the other takes the
+		// rest of the batch.
+		cur := spillCursor{end: int64(n)}
+		cur.next.Store(int64(i))
 		var wg sync.WaitGroup
 		var topicErr error
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			topicErr = t.spill(b, mid, n)
+			topicErr = t.spillFrom(b, &cur)
 		}()
-		done, err := t.chans[0].spillDirect(b, i, mid)
+		done, err := t.chans[0].spillDirect(b, &cur)
 		if !done {
-			err = t.spill(b, i, mid)
+			err = t.spillFrom(b, &cur)
 		}
 		wg.Wait()
 		if err == nil {
 			err = topicErr
 		}
 		if err != nil {
+			// a writer stopped at a record it could not write (the other
+			// may have taken the rest): the publish fails
 			return i, err
 		}
 		return n, nil
@@ -386,9 +448,34 @@ func anyDeferred(b *recBatch, from, to int) bool {
 
 // spill writes records from..to-1 of b to the topic's disk queue.
 func (t *Topic) spill(b *recBatch, from, to int) error {
+	cur := spillCursor{end: int64(to)}
+	cur.next.Store(int64(from))
+	return t.spillFrom(b, &cur)
+}
+
+// spillCursor hands out the records of a batch, one at a time, to the
+// writers sharing it.
+type spillCursor struct {
+	next atomic.Int64
+	end  int64
+}
+
+// take returns the index of the next record, or false when none is left.
+func (c *spillCursor) take() (int, bool) {
+	i := c.next.Add(1) - 1
+	return int(i), i < c.end
+}
+
+// spillFrom writes the records it takes from cur to the topic's disk
+// queue until cur is exhausted or a write fails.
+func (t *Topic) spillFrom(b *recBatch, cur *spillCursor) error {
 	buf := bufferPool.Get().(*[]byte)
 	defer putBuffer(buf)
-	for i := from; i < to; i++ {
+	for {
+		i, ok := cur.take()
+		if !ok {
+			return nil
+		}
 		r, ok := parseRec(b.rec(i))
 		if !ok {
 			continue
@@ -402,7 +489,6 @@ func (t *Topic) spill(b *recBatch, from, to int) error {
 		}
 		t.diskPending.Add(1)
 	}
-	return nil
 }
 
 // NewMessageID hands out the next ID for this topic.
@@ -570,7 +656,7 @@ func (t *Topic) Close() error { return t.exit(false) }
 
 func (t *Topic) exit(deleted bool) error {
 	if t.exitFlag.Swap(true) {
-		return errors.New("exiting")
+		return errExiting
 	}
 	// wait for publishers inside PutMessage
 	t.mu.Lock()

@@ -1,6 +1,7 @@
 package nsqd
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -143,4 +144,108 @@ func TestDeferredWhileMemoryFull(t *testing.T) {
 	eventually(t, 5*time.Second, "deferred kept", func() bool {
 		return c.DeferredCount() == 1 && c.Depth() == 40 && topic.Depth() == 0
 	})
+}
+
+// TestSpillSharedByBothDiskQueues: a publisher that finds the topic's and
+// its only channel's memory full writes the batch to the channel's and the
+// topic's disk queues at once, each record to exactly one of them; every
+// message is delivered once.
+func TestSpillSharedByBothDiskQueues(t *testing.T) {
+	opts := testOptions(t)
+	opts.MemQueueSize = 100
+	n := startNSQD(t, opts)
+	topic := n.GetTopic("spill")
+	c := topic.GetChannel("c")
+	p := dialRaw(t, n)
+	p.write(wire.MagicV2)
+	const batches, size = 12, 200
+	for k := 0; k < batches; k++ {
+		bodies := make([][]byte, size)
+		for i := range bodies {
+			bodies[i] = []byte(strconv.Itoa(k*size + i))
+		}
+		p.cmd(wire.MultiPublish("spill", bodies))
+		p.expect(wire.FrameTypeResponse, "OK")
+	}
+	td, cd := topic.backend.Depth(), c.backend.Depth()
+	t.Logf("topic memory %d, channel memory %d, topic disk %d, channel disk %d", topic.mem.Len(), c.mem.Len(), td, cd)
+	if got := topic.Depth() + c.Depth(); got != batches*size {
+		t.Fatalf("queued %d, want %d", got, batches*size)
+	}
+	if td+cd != batches*size-2*opts.MemQueueSize {
+		t.Fatalf("on disk %d + %d, want %d", td, cd, batches*size-2*opts.MemQueueSize)
+	}
+
+	s := dialRaw(t, n)
+	s.write(wire.MagicV2)
+	s.cmd(wire.Subscribe("spill", "c"))
+	s.expect(wire.FrameTypeResponse, "OK")
+	s.cmd(wire.Ready(100))
+	seen := make(map[string]bool)
+	for len(seen) < batches*size {
+		ft, data, err := s.frame()
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(seen), err)
+		}
+		if ft != wire.FrameTypeMessage {
+			continue
+		}
+		m, err := wire.DecodeMessage(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[string(m.Body)] {
+			t.Fatalf("message %s delivered twice", m.Body)
+		}
+		seen[string(m.Body)] = true
+		s.cmd(wire.Finish(m.ID))
+	}
+}
+
+// TestEphemeralDeletionSparesNewerNamesakes: the background deletion of an
+// ephemeral channel its last client left, or of an ephemeral topic its
+// last channel left, removes that very channel or topic only — not one of
+// the same name created since (the old one was deleted meanwhile), and not
+// one that gained a channel or client since. (Found by FuzzHTTPParams: a
+// stale deletion removed a new topic of the same name.)
+func TestEphemeralDeletionSparesNewerNamesakes(t *testing.T) {
+	n := startNSQD(t, testOptions(t))
+	const name = "e#ephemeral"
+
+	old := n.GetTopic(name)
+	if err := n.DeleteExistingTopic(name); err != nil {
+		t.Fatal(err)
+	}
+	fresh := n.GetTopic(name)
+	n.deleteUnusedTopic(old) // the old topic's deletion, running late
+	if got, err := n.GetExistingTopic(name); err != nil || got != fresh {
+		t.Fatalf("a late deletion of the old topic removed the new one (%v)", err)
+	}
+	fresh.GetChannel("c")
+	n.deleteUnusedTopic(fresh) // it has a channel again
+	if _, err := n.GetExistingTopic(name); err != nil {
+		t.Fatal("a topic with a channel was deleted as unused")
+	}
+	if err := fresh.DeleteExistingChannel("c"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Second, "an ephemeral topic left without channels goes", func() bool {
+		_, err := n.GetExistingTopic(name)
+		return err != nil
+	})
+
+	tp := n.GetTopic("keep")
+	oldc := tp.GetChannel("c#ephemeral")
+	if err := tp.DeleteExistingChannel("c#ephemeral"); err != nil {
+		t.Fatal(err)
+	}
+	newc := tp.GetChannel("c#ephemeral")
+	tp.deleteUnusedChannel(oldc)
+	if got, err := tp.GetExistingChannel("c#ephemeral"); err != nil || got != newc {
+		t.Fatalf("a late deletion of the old channel removed the new one (%v)", err)
+	}
+	tp.deleteUnusedChannel(newc) // unused: goes
+	if _, err := tp.GetExistingChannel("c#ephemeral"); err == nil {
+		t.Fatal("an unused ephemeral channel stayed")
+	}
 }

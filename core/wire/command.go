@@ -113,43 +113,27 @@ type MPUBReader struct {
 	size [4]byte
 }
 
-// Read reads an MPUB batch the way nsqd 1.3.0 does: [u32 count], then count
-// size-prefixed messages, straight from r. The body size the command
-// declared is not consulted (the caller checks it against 0 and the
-// maximum only): clients exist that declare less or more than the batch
-// holds, and the next command starts right after the last message. The
-// limits are 1.3.0's: count in 1 … (maxBodySize-4)/5, each message 1 …
-// maxMsgSize bytes. Errors carry the exact V2 codes and texts. The returned
-// messages are slices of the reader's buffer, valid until the next Read.
+// MPUBSink places the messages of an MPUB batch as they are read, so a
+// caller can read each body straight into its own storage.
+type MPUBSink interface {
+	// MPUBCount is called once, with the batch's message count, before
+	// any message is read.
+	MPUBCount(n int)
+	// MPUBBody returns the slice, exactly size bytes long, that the next
+	// message is read into.
+	MPUBBody(size int) []byte
+}
+
+// Read reads an MPUB batch the way nsqd 1.3.0 does (see ReadInto) into the
+// reader's own buffer. The returned messages are slices of that buffer,
+// valid until the next Read.
 func (m *MPUBReader) Read(r io.Reader, maxMsgSize, maxBodySize int64) ([][]byte, error) {
 	if int64(cap(m.buf)) > maxBodySize {
 		m.buf = nil // a huge batch does not pin its memory to the connection
 	}
 	m.buf, m.ends, m.msgs = m.buf[:0], m.ends[:0], m.msgs[:0]
-	if _, err := io.ReadFull(r, m.size[:]); err != nil {
-		return nil, Fatal(ErrCodeBadBody, "MPUB failed to read message count")
-	}
-	count := int32(binary.BigEndian.Uint32(m.size[:]))
-	if count <= 0 || int64(count) > (maxBodySize-4)/5 {
-		return nil, Fatal(ErrCodeBadBody, "MPUB invalid message count "+strconv.Itoa(int(count)))
-	}
-	for i := 0; i < int(count); i++ {
-		if _, err := io.ReadFull(r, m.size[:]); err != nil {
-			return nil, Fatal(ErrCodeBadMessage, "MPUB failed to read message("+strconv.Itoa(i)+") body size")
-		}
-		size := int32(binary.BigEndian.Uint32(m.size[:]))
-		if size <= 0 {
-			return nil, Fatal(ErrCodeBadMessage, "MPUB invalid message("+strconv.Itoa(i)+") body size "+strconv.Itoa(int(size)))
-		}
-		if int64(size) > maxMsgSize {
-			return nil, Fatal(ErrCodeBadMessage, "MPUB message too big "+strconv.Itoa(int(size))+" > "+strconv.FormatInt(maxMsgSize, 10))
-		}
-		n := len(m.buf)
-		m.buf = slices.Grow(m.buf, int(size))[:n+int(size)]
-		if _, err := io.ReadFull(r, m.buf[n:]); err != nil {
-			return nil, Fatal(ErrCodeBadMessage, "MPUB failed to read message body")
-		}
-		m.ends = append(m.ends, len(m.buf))
+	if err := m.ReadInto(r, maxMsgSize, maxBodySize, (*mpubOwn)(m)); err != nil {
+		return nil, err
 	}
 	start := 0
 	for _, end := range m.ends {
@@ -159,10 +143,64 @@ func (m *MPUBReader) Read(r io.Reader, maxMsgSize, maxBodySize int64) ([][]byte,
 	return m.msgs, nil
 }
 
+// mpubOwn is the sink of Read: the reader's own buffer.
+type mpubOwn MPUBReader
+
+func (m *mpubOwn) MPUBCount(int) {}
+
+func (m *mpubOwn) MPUBBody(size int) []byte {
+	n := len(m.buf)
+	m.buf = slices.Grow(m.buf, size)[:n+size]
+	m.ends = append(m.ends, len(m.buf))
+	return m.buf[n:]
+}
+
+// ReadInto reads an MPUB batch the way nsqd 1.3.0 does: [u32 count], then
+// count size-prefixed messages, straight from r, each body into the slice
+// sink gives for it. The body size the command declared is not consulted
+// (the caller checks it against 0 and the maximum only): clients exist
+// that declare less or more than the batch holds, and the next command
+// starts right after the last message. The limits are 1.3.0's: count in
+// 1 … (maxBodySize-4)/5, each message 1 … maxMsgSize bytes. Errors carry
+// the exact V2 codes and texts; after one, what sink holds is incomplete.
+func (m *MPUBReader) ReadInto(r io.Reader, maxMsgSize, maxBodySize int64, sink MPUBSink) error {
+	if _, err := io.ReadFull(r, m.size[:]); err != nil {
+		return Fatal(ErrCodeBadBody, "MPUB failed to read message count")
+	}
+	count := int32(binary.BigEndian.Uint32(m.size[:]))
+	if count <= 0 || int64(count) > (maxBodySize-4)/5 {
+		return Fatal(ErrCodeBadBody, "MPUB invalid message count "+strconv.Itoa(int(count)))
+	}
+	sink.MPUBCount(int(count))
+	for i := 0; i < int(count); i++ {
+		if _, err := io.ReadFull(r, m.size[:]); err != nil {
+			return Fatal(ErrCodeBadMessage, "MPUB failed to read message("+strconv.Itoa(i)+") body size")
+		}
+		size := int32(binary.BigEndian.Uint32(m.size[:]))
+		if size <= 0 {
+			return Fatal(ErrCodeBadMessage, "MPUB invalid message("+strconv.Itoa(i)+") body size "+strconv.Itoa(int(size)))
+		}
+		if int64(size) > maxMsgSize {
+			return Fatal(ErrCodeBadMessage, "MPUB message too big "+strconv.Itoa(int(size))+" > "+strconv.FormatInt(maxMsgSize, 10))
+		}
+		if _, err := io.ReadFull(r, sink.MPUBBody(int(size))); err != nil {
+			return Fatal(ErrCodeBadMessage, "MPUB failed to read message body")
+		}
+	}
+	return nil
+}
+
 // ReadMPUB reads an MPUB batch from the connection (see MPUBReader.Read);
 // call it after the command's declared body size has been read and checked.
 func (c *CommandReader) ReadMPUB(maxMsgSize, maxBodySize int64) ([][]byte, error) {
 	return c.mpub.Read(c.r, maxMsgSize, maxBodySize)
+}
+
+// ReadMPUBInto reads an MPUB batch from the connection into sink (see
+// MPUBReader.ReadInto); call it after the command's declared body size has
+// been read and checked.
+func (c *CommandReader) ReadMPUBInto(maxMsgSize, maxBodySize int64, sink MPUBSink) error {
+	return c.mpub.ReadInto(c.r, maxMsgSize, maxBodySize, sink)
 }
 
 // ParseDecimal parses an unsigned decimal made of digits only, the way

@@ -646,3 +646,43 @@ func TestCommandWriteToError(t *testing.T) {
 		t.Fatalf("WriteTo = %d, %v", n, err)
 	}
 }
+
+// sliceSink is an MPUBSink that keeps each body in its own slice.
+type sliceSink struct {
+	count  int
+	bodies [][]byte
+}
+
+func (s *sliceSink) MPUBCount(n int) { s.count = n }
+func (s *sliceSink) MPUBBody(size int) []byte {
+	b := make([]byte, size)
+	s.bodies = append(s.bodies, b)
+	return b
+}
+
+// ReadInto hands the count first, then reads each body into the slice the
+// sink gives; on an error the sink has what was read before it.
+func TestReadMPUBInto(t *testing.T) {
+	in := [][]byte{[]byte("hello"), {0, 1}, []byte("world\n")}
+	var mr MPUBReader
+	var s sliceSink
+	src := bytes.NewReader(cat(EncodeMPUBBody(in), []byte("NOP\n")))
+	if err := mr.ReadInto(src, 100, 1000, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.count != 3 || !equalStrings(paramStrings(s.bodies), []string{"hello", "\x00\x01", "world\n"}) {
+		t.Fatalf("count %d, bodies %q", s.count, paramStrings(s.bodies))
+	}
+	if rest, _ := io.ReadAll(src); string(rest) != "NOP\n" {
+		t.Fatalf("left in the stream: %q", rest)
+	}
+
+	s = sliceSink{}
+	err := mr.ReadInto(bytes.NewReader(cat(u32(2), u32(1), []byte("a"), u32(101))), 100, 1000, &s)
+	if pe := mpubError(t, err); pe.Error() != "E_BAD_MESSAGE MPUB message too big 101 > 100" {
+		t.Fatalf("error %q", pe.Error())
+	}
+	if s.count != 2 || len(s.bodies) != 1 || string(s.bodies[0]) != "a" {
+		t.Fatalf("after the error: count %d, bodies %q", s.count, paramStrings(s.bodies))
+	}
+}
