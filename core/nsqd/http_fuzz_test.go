@@ -89,8 +89,14 @@ func (z *fzBroker) serve(t *testing.T, method, p, rawQuery string, body []byte, 
 
 // fresh makes sure topic name does not exist (valid names only).
 func (z *fzBroker) fresh(name string) {
-	if fzValidName(name) {
-		z.n.DeleteExistingTopic(name)
+	if !fzValidName(name) {
+		return
+	}
+	z.n.DeleteExistingTopic(name)
+	// an ephemeral topic's own deletion (its last channel left) may be
+	// under way: the name is free once it is out of the topic map
+	for deadline := time.Now().Add(5 * time.Second); z.exists(name) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 }
 
