@@ -157,8 +157,8 @@ func buildOptions(args []string, getenv func(string) string, stdout, stderr io.W
 // description is the help text between the summary and the flags.
 var description = `Each message body is written as one line. A message is finished (FIN) only
 after the bytes holding it were fsynced: when --max-in-flight messages are
-pending, when nsqd stops sending until some are finished, every
---sync-interval, on rotation and on shutdown. A crash loses nothing (nsqd
+pending, when nsqd stops sending until some are finished, when no message has
+come for 250ms, every --sync-interval, on rotation and on shutdown. A crash loses nothing (nsqd
 redelivers what was not finished; duplicates are possible and logged).
 
 File names: <TOPIC> topic, <HOST> short hostname or --host-identifier, <PID>

@@ -272,7 +272,7 @@ func (ta *topicArchiver) Backlog() int { return ta.c.Pending() }
 // tick runs the writer's timed work until stopTick closes.
 func (ta *topicArchiver) tick(o *Options) {
 	defer close(ta.tickDone)
-	period := min(o.SyncInterval, time.Second)
+	period := min(o.SyncInterval, QuietSync)
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {

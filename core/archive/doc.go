@@ -10,7 +10,8 @@
 // directory), then FIN every pending message. Nothing else ever FINs. A
 // sync happens when max-in-flight messages are pending, when the consumer
 // is starved (nsqd will not send more until some are finished) and nothing
-// else waits in the local queue, every sync interval, before a file is
+// else waits in the local queue, when the input has been quiet for
+// QuietSync (the tail of a burst), every sync interval, before a file is
 // rotated or closed, and on shutdown. A crash therefore loses nothing: a
 // message not yet synced was not finished, so nsqd delivers it again
 // (possibly a duplicate of bytes that did reach the disk).

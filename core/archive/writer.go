@@ -45,8 +45,9 @@ type TopicWriter struct {
 	f        *outFile
 	pending  []Acker
 	lastSync time.Time
-	revDT    string // the datetime rev counts for
-	rev      int    // next revision to try
+	lastMsg  time.Time // when the last message was written
+	revDT    string    // the datetime rev counts for
+	rev      int       // next revision to try
 	stopping bool
 	closed   bool
 	err      error // sticky: after a fatal I/O error nothing is written
@@ -120,6 +121,7 @@ func (w *TopicWriter) Write(body []byte, attempts uint16, ack Acker) error {
 		return w.fail(err)
 	}
 	w.messages++
+	w.lastMsg = now
 	if attempts > 1 {
 		w.f.redelivered++
 		w.redelivered++
@@ -385,9 +387,15 @@ func (w *TopicWriter) fail(err error) error {
 	return err
 }
 
+// QuietSync is how long the input must have been quiet (no message
+// written, none waiting to be) before Tick syncs a partial batch: the tail
+// of a burst is finished at once instead of after --sync-interval.
+const QuietSync = 250 * time.Millisecond
+
 // Tick does the timed work: rotation by --rotate-interval or <DATETIME>
 // (opening the next file right away unless --skip-empty-files), and a sync
-// once --sync-interval passed since the last one.
+// once --sync-interval passed since the last one, or once the input has
+// been quiet for QuietSync with messages pending.
 func (w *TopicWriter) Tick() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -405,7 +413,8 @@ func (w *TopicWriter) Tick() error {
 			}
 		}
 	}
-	if now.Sub(w.lastSync) >= w.o.SyncInterval {
+	quiet := len(w.pending) > 0 && now.Sub(w.lastMsg) >= QuietSync && (w.feed == nil || w.feed.Backlog() == 0)
+	if quiet || now.Sub(w.lastSync) >= w.o.SyncInterval {
 		if err := w.syncLocked(); err != nil {
 			return w.fail(err)
 		}

@@ -382,6 +382,8 @@ func TestBatchDueWhenStarvedAndIdle(t *testing.T) {
 
 func TestSyncInterval(t *testing.T) {
 	e := newWriterEnv(t, func(o *Options) { o.SyncInterval = 10 * time.Second })
+	fd := &feed{backlog: 1} // input keeps coming: only the interval syncs
+	e.w.SetFeed(fd)
 	e.write("a", "b")
 	e.clock.Add(9 * time.Second)
 	e.w.Tick()
@@ -391,6 +393,36 @@ func TestSyncInterval(t *testing.T) {
 	e.clock.Add(time.Second)
 	e.w.Tick()
 	e.waitFinished(2)
+}
+
+// The tail of a burst (fewer than max-in-flight messages, the consumer not
+// starved) is synced once the input has been quiet for QuietSync, not
+// after --sync-interval (30 s).
+func TestQuietInputSyncs(t *testing.T) {
+	e := newWriterEnv(t, nil)
+	fd := &feed{}
+	e.w.SetFeed(fd)
+	e.write("a", "b")
+	e.clock.Add(QuietSync / 2)
+	e.w.Tick()
+	if !e.idle() {
+		t.Fatal("synced while the input was not quiet yet")
+	}
+	e.write("c")
+	e.clock.Add(QuietSync / 2)
+	e.w.Tick()
+	if !e.idle() {
+		t.Fatal("synced although a message came in less than QuietSync ago")
+	}
+	fd.backlog = 2
+	e.clock.Add(QuietSync)
+	e.w.Tick()
+	if !e.idle() {
+		t.Fatal("synced although messages wait to be written")
+	}
+	fd.backlog = 0
+	e.w.Tick()
+	e.waitFinished(3)
 }
 
 func TestRotateSize(t *testing.T) {
