@@ -50,7 +50,6 @@ type Channel struct {
 
 	clientsMu sync.RWMutex
 	clients   map[int64]*client
-	// deleteOnEmpty is set for ephemeral channels once a client has joined.
 
 	inFlightMu sync.Mutex
 	inFlight   msgSet
@@ -393,26 +392,7 @@ func (c *Channel) spillDirect(b *recBatch, cur *spillCursor) (bool, error) {
 	if !c.canSpillDirect() {
 		return false, nil
 	}
-	buf := bufferPool.Get().(*[]byte)
-	defer putBuffer(buf)
-	for {
-		i, ok := cur.take()
-		if !ok {
-			return true, nil
-		}
-		r, ok := parseRec(b.rec(i))
-		if !ok {
-			continue
-		}
-		c.messageCount.Add(1)
-		*buf = r.appendDisk((*buf)[:0])
-		err := c.backend.Put(*buf)
-		c.nsqd.setHealth(err)
-		if err != nil {
-			c.nsqd.logger.Errorf("CHANNEL(%s): failed to write message to backend - %s", c.name, err)
-			return true, err
-		}
-	}
+	return true, c.nsqd.putTaken(c.backend, b, cur, "CHANNEL", c.name, func() { c.messageCount.Add(1) })
 }
 
 // requeueMessages puts messages that left the in-flight or deferred set

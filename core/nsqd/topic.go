@@ -469,6 +469,13 @@ func (c *spillCursor) take() (int, bool) {
 // spillFrom writes the records it takes from cur to the topic's disk
 // queue until cur is exhausted or a write fails.
 func (t *Topic) spillFrom(b *recBatch, cur *spillCursor) error {
+	return t.nsqd.putTaken(t.backend, b, cur, "TOPIC", t.name, func() { t.diskPending.Add(1) })
+}
+
+// putTaken writes each record it takes from cur to q (a topic's or
+// channel's disk queue: kind and name say which in the log) until cur is
+// exhausted or a write fails, and calls written after each write.
+func (n *NSQD) putTaken(q diskqueue.Backend, b *recBatch, cur *spillCursor, kind, name string, written func()) error {
 	buf := bufferPool.Get().(*[]byte)
 	defer putBuffer(buf)
 	for {
@@ -481,13 +488,13 @@ func (t *Topic) spillFrom(b *recBatch, cur *spillCursor) error {
 			continue
 		}
 		*buf = r.appendDisk((*buf)[:0])
-		err := t.backend.Put(*buf)
-		t.nsqd.setHealth(err)
+		err := q.Put(*buf)
+		n.setHealth(err)
 		if err != nil {
-			t.nsqd.logger.Errorf("TOPIC(%s): failed to write message to backend - %s", t.name, err)
+			n.logger.Errorf("%s(%s): failed to write message to backend - %s", kind, name, err)
 			return err
 		}
-		t.diskPending.Add(1)
+		written()
 	}
 }
 
